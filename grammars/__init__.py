@@ -1,0 +1,1 @@
+"""Lark grammars, one per input format (installed as kubechain.grammars)."""

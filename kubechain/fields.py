@@ -1,0 +1,59 @@
+"""Field values both input formats share: counters, protocols, addresses, interfaces."""
+
+from __future__ import annotations
+
+from .model import Counters
+
+_SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+ZERO_COUNTERS = Counters(0, 0)
+
+#: protocol numbers as iptables 1.8.9 prints them with -n, mapped to the names it prints without
+PROTOCOL_NAMES = {"0": None, "all": None, "1": "icmp", "2": "igmp", "4": "ipencap", "6": "tcp",
+                  "17": "udp", "33": "dccp", "47": "gre", "50": "esp", "51": "ah",
+                  "58": "ipv6-icmp", "icmpv6": "ipv6-icmp", "132": "sctp", "136": "udplite"}
+
+
+def counter_value(text: str) -> tuple[int, bool]:
+    """`12345` → (12345, True); `123K` → (123000, False): K/M/G/T are decimal and rounded."""
+    unit = _SUFFIX.get(text[-1])
+    if unit is None:
+        return int(text), True
+    return int(text[:-1]) * unit, False
+
+
+def counters(packets: str, bytes_: str) -> Counters:
+    p, p_exact = counter_value(packets)
+    b, b_exact = counter_value(bytes_)
+    if p == 0 and b == 0 and p_exact and b_exact:
+        return ZERO_COUNTERS
+    return Counters(p, b, p_exact and b_exact)
+
+
+def protocol(text: str) -> str | None:
+    """Normalised protocol: None for any, else the name (`6` and `tcp` are the same)."""
+    negated = text.startswith("!")
+    name = text[1:] if negated else text
+    name = PROTOCOL_NAMES.get(name, name)
+    if name is None:
+        return None
+    return "!" + name if negated else name
+
+
+def address(text: str | None) -> tuple[str | None, bool]:
+    """(address, negated) with "any" as None and host prefixes (/32, /128) dropped."""
+    if text is None:
+        return None, False
+    negated = text.startswith("!")
+    if negated:
+        text = text[1:]
+    if text in ("0.0.0.0/0", "::/0", "anywhere"):
+        return None, negated
+    if text.endswith("/32") and ":" not in text:
+        text = text[:-3]
+    elif text.endswith("/128"):
+        text = text[:-4]
+    return text, negated
+
+
+def interface(text: str | None) -> str | None:
+    return None if text in (None, "*", "any") else text

@@ -1,0 +1,114 @@
+"""`iptables -L` text → model. Lark (grammars/iptables-list.lark) finds the chain sections;
+compiled regexes read the columns of each rule line."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lark import Token, Transformer
+
+from . import fields
+from .errors import ParseError
+from .list_matches import parse_matches, split_target
+from .model import Chain, Rule
+
+_HEADER = re.compile(
+    r"Chain (?P<name>\S+) \((?:policy (?P<policy>\S+)"
+    r"(?: (?P<pkts>\d+[KMGTP]?) packets, (?P<bytes>\d+[KMGTP]?) bytes)?|(?P<refs>\d+) references)\) *$"
+)
+_OPT = r"(?P<opt>--|-f|!f)"
+_PROTOCOLS = (r"!?(?:\d+|all|tcp|udp|udplite|icmp|ipv6-icmp|icmpv6|sctp|dccp|gre|esp|ah|igmp|ipencap"
+              r"|mh|ipv6|ipip)")
+
+
+@lru_cache(maxsize=None)
+def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[str]:
+    """The regex of one rule line for one column layout (as announced by the column line).
+
+    The target column may be blank (kube-proxy's KUBE-FW last rule); the `opt` token (`--`,
+    `-f`, `!f`) anchors the columns after it. Old ip6tables printed a blank opt, so a second
+    layout anchors on the protocol instead.
+    """
+    head = r"^ *" + (r"(?P<num>\d+) +" if numbered else "")
+    head += r"(?P<pkts>\d+[KMGTP]?) +(?P<bytes>\d+[KMGTP]?) +" if verbose else ""
+    if opt_column:
+        middle = r"(?:(?P<target>\S+) +)?(?P<prot>\S+) +" + _OPT + " +"
+    else:
+        middle = r"(?:(?P<target>\S+) +)?(?P<prot>" + _PROTOCOLS + ") +"
+    ifaces = r"(?P<in>\S+) +(?P<out>\S+) +" if verbose else ""
+    tail = r"(?P<src>\S+) +(?P<dst>\S+)(?: +(?P<rest>.*?))? *$"
+    return re.compile(head + middle + ifaces + tail)
+
+
+class _ListBuilder(Transformer):
+    """Builds Chains while Lark parses (stateless: one instance serves every input)."""
+
+    def section(self, children: list[Token]) -> Chain:
+        header, columns = children[0], children[1]
+        m = _HEADER.match(header.rstrip("\n"))
+        if m is None:
+            raise _error(header.line, 1, header.rstrip("\n"),
+                         "a chain header like 'Chain NAME (policy ACCEPT …)' or 'Chain NAME (N references)'")
+        layout = columns.split()
+        numbered, verbose = layout[0] == "num", "pkts" in layout
+        rules = _rules(children[2], numbered, verbose) if len(children) > 2 else ()
+        counters = fields.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
+        return Chain(m["name"], rules, m["policy"], counters,
+                     int(m["refs"]) if m["refs"] else None, header.line)
+
+    def start(self, children: list) -> list[Chain]:
+        return [c for c in children if isinstance(c, Chain)]
+
+
+def _rules(body: Token, numbered: bool, verbose: bool) -> tuple[Rule, ...]:
+    primary = rule_pattern(numbered, verbose, True)
+    lines = body.split("\n")
+    lines.pop()  # the token ends with a newline
+    rules = []
+    for offset, text in enumerate(lines):
+        m = primary.match(text) or rule_pattern(numbered, verbose, False).match(text)
+        if m is None:
+            raise _error(body.line + offset, _first_column(text), text,
+                         "a rule line: " + ("num " if numbered else "")
+                         + ("pkts bytes " if verbose else "") + "target prot opt "
+                         + ("in out " if verbose else "") + "source destination [matches]")
+        rules.append(_rule(m, body.line + offset, verbose))
+    return tuple(rules)
+
+
+def _rule(m: re.Match[str], line: int, verbose: bool) -> Rule:
+    rest = m["rest"] or ""
+    goto = rest.startswith("[goto]")
+    if goto:
+        rest = rest[6:].lstrip()
+    target, match_text = split_target(m["target"] or "", goto, rest)
+    source, source_negated = fields.address(m["src"])
+    destination, destination_negated = fields.address(m["dst"])
+    opt = m["opt"]
+    return Rule(
+        target,
+        parse_matches(match_text) if match_text else (),
+        fields.protocol(m["prot"]),
+        source,
+        destination,
+        source_negated,
+        destination_negated,
+        fields.interface(m["in"]) if verbose else None,
+        fields.interface(m["out"]) if verbose else None,
+        None if opt in (None, "--") else opt,
+        fields.counters(m["pkts"], m["bytes"]) if verbose else None,
+        line,
+    )
+
+
+def _first_column(text: str) -> int:
+    return len(text) - len(text.lstrip()) + 1
+
+
+def _error(line: int, column: int, text: str, expected: str) -> ParseError:
+    return ParseError("this line is not part of an iptables -L listing", path=None, line=line,
+                      column=column, text=text, expected=expected)
+
+
+LIST_BUILDER = _ListBuilder

@@ -1,0 +1,35 @@
+"""Tables from chain lists, for inputs that do not name their table (`-L`, `-S`)."""
+
+from __future__ import annotations
+
+from .model import Chain, Dnat, Masquerade, Table
+
+_NAT_CHAINS = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-",
+               "KUBE-MARK-MASQ", "KUBE-POSTROUTING")
+
+
+def group_tables(chains: list[Chain]) -> tuple[Table, ...]:
+    """Split concatenated listings into tables: a chain name seen again starts a new table."""
+    groups: list[dict[str, Chain]] = [{}]
+    for chain in chains:
+        if chain.name in groups[-1]:
+            groups.append({})
+        groups[-1][chain.name] = chain
+    return tuple(Table(table_name(g), g, next(iter(g.values())).line) for g in groups if g)
+
+
+def table_name(chains: dict[str, Chain]) -> str:
+    """The table a listing came from, judged by its built-in chains, then its chains and targets."""
+    names = chains.keys()
+    if "FORWARD" in names:
+        return "mangle" if "PREROUTING" in names else "filter"
+    if "POSTROUTING" in names:
+        return "nat"
+    if "PREROUTING" in names:
+        return "raw"
+    if any(n.startswith(_NAT_CHAINS) for n in names):
+        return "nat"
+    nat_targets = (Dnat, Masquerade)
+    if any(isinstance(r.target, nat_targets) for c in chains.values() for r in c.rules):
+        return "nat"
+    return "filter"
