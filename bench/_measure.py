@@ -24,7 +24,8 @@ def measure(cmd: list[str], timeout: float | None) -> dict[str, object]:
                               stderr=subprocess.PIPE, timeout=timeout, check=False)
         returncode, stderr = proc.returncode, proc.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped the child
-        returncode, stderr = None, f"timed out after {timeout} s\n" + (exc.stderr or b"").decode(errors="replace")
+        partial = (exc.stderr or b"").decode(errors="replace")
+        returncode, stderr = None, f"timed out after {timeout} s\n{partial}"
     wall = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {

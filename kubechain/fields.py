@@ -26,7 +26,7 @@ def counters(packets: str, bytes_: str) -> Counters:
     b, b_exact = counter_value(bytes_)
     if p == 0 and b == 0 and p_exact and b_exact:
         return ZERO_COUNTERS
-    return Counters(p, b, p_exact and b_exact)
+    return Counters(p, b, p_exact, b_exact)
 
 
 def protocol(text: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 
 from lark import Lark, Transformer
@@ -12,7 +12,7 @@ def grammar_text(name: str) -> str:
     return files("kubechain.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def lalr_parser(name: str, transformer: type[Transformer]) -> Lark:
     """An LALR parser whose rule callbacks build the model while parsing (no parse tree).
 

@@ -88,8 +88,8 @@ def split_target(name: str, goto: bool, text: str) -> tuple[Target | None, str]:
         return Dnat(m["to"], m["flags"].strip(), name), rest
     if name == "MARK" and m:
         return mark_target(m["op"], m["val"]), rest
-    if name == "MASQUERADE" and m:
-        return Masquerade(m["flags"].strip()), rest
+    if name == "MASQUERADE":
+        return Masquerade(m["flags"].strip() if m else ""), rest
     if name == "REJECT":
         return Reject(m["with"] if m else None), rest
     if name in TARGET_EXTENSIONS:

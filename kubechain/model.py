@@ -17,11 +17,12 @@ TWO_31 = 1 << 31
 
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """Packet and byte counters; `exact` is False when iptables printed them with K/M/G/T."""
+    """Packet and byte counters; `*_exact` is False when iptables printed it with K/M/G/T."""
 
     packets: int
     bytes: int
-    exact: bool = True
+    packets_exact: bool = True
+    bytes_exact: bool = True
 
 
 # --- matches -------------------------------------------------------------------------------

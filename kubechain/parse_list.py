@@ -4,7 +4,7 @@ compiled regexes read the columns of each rule line."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from lark import Token, Transformer
 
@@ -22,7 +22,7 @@ _PROTOCOLS = (r"!?(?:\d+|all|tcp|udp|udplite|icmp|ipv6-icmp|icmpv6|sctp|dccp|gre
               r"|mh|ipv6|ipip)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[str]:
     """The regex of one rule line for one column layout (as announced by the column line).
 

@@ -57,7 +57,7 @@ def tokens(text: str) -> list[tuple[str, bool]]:
 
 def quote(value: str) -> str:
     """A value as iptables-save writes it (for verbatim text of unknown options)."""
-    if value and re.fullmatch(r"[\w-]+", value):
+    if value and not re.search(r"[\s\"'\\]", value):
         return value
     return '"' + re.sub(r'(["\\\'])', r"\\\1", value) + '"'
 

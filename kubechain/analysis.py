@@ -1,0 +1,184 @@
+"""Ruleset → Analysis: each service port's endpoints with exact selection probabilities,
+their counters, and the diagnostics found on the way. The objects mirror the JSON schema."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .diagnostics import Diagnostic, ordered
+from .kube import ServicePort, comment_of, service_ports
+from .model import Ruleset, Table, UnknownMatch
+from .numbers import rational
+from .walk import EndpointShare, Walk, walk_chain
+
+DEFAULT_TOLERANCE = Fraction(1, 1000)  # relative deviation from 1/n before `non-uniform` fires
+_COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    chain: str
+    address: str | None  # `10.1.2.3:8080` or `[fd00::5]:8080`; from the DNAT, else the comment
+    share: Fraction  # exact probability of receiving a new connection
+    observed: int | None  # DNAT packet counter = new connections seen; None without counters
+    observed_exact: bool  # False when the counter was printed with a K/M/G/T suffix
+    line: int | None  # the DNAT rule, else the first rule jumping here
+
+    @property
+    def probability(self) -> Any:
+        """The share as a sympy.Rational (reduced)."""
+        return rational(self.share)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str | None
+    chain: str
+    kind: str  # "cluster", "local" or "external"
+    family: str
+    cluster_ip: str | None
+    port: int | None
+    protocol: str | None
+    affinity_seconds: int | None
+    endpoints: tuple[Endpoint, ...]
+    unassigned: Fraction  # mass that leaves the chain without reaching a DNAT
+    frontends: tuple[Any, ...]
+    line: int
+
+    @property
+    def unassigned_probability(self) -> Any:
+        return rational(self.unassigned)
+
+    @property
+    def fair_share(self) -> Fraction | None:
+        n = len(self.endpoints)
+        return Fraction(1, n) if n else None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    path: str | None
+    format: str
+    family: str
+    services: tuple[Service, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    has_counters: bool
+
+
+def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE) -> Analysis:
+    diagnostics: list[Diagnostic] = []
+    services: list[Service] = []
+    if not any(t.chains for t in ruleset.tables):
+        diagnostics.append(Diagnostic(
+            "empty-input", "info", None, None,
+            "the input holds no chains (iptables-save prints nothing on a node whose kube-proxy uses "
+            "nftables): no services to analyze"))
+    for table in ruleset.tables:
+        if table.name == "nat":
+            services.extend(_services(table, ruleset, diagnostics, tolerance))
+    diagnostics.extend(_unknown_matches(ruleset))
+    return Analysis(ruleset.path, ruleset.format, ruleset.family, tuple(services), ordered(diagnostics),
+                    ruleset.has_counters)
+
+
+def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
+              tolerance: Fraction) -> list[Service]:
+    out = []
+    reported_missing: set[str] = set()
+    for port in service_ports(table):
+        walk = walk_chain(table.chains, port.chain)
+        endpoints = tuple(_endpoint(share, ruleset.has_counters) for share in walk.endpoints.values())
+        service = Service(port.name, port.chain, port.kind, ruleset.family, port.cluster_ip, port.port,
+                          port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
+                          port.frontends, port.line)
+        out.append(service)
+        diagnostics.extend(_walk_findings(service, port, walk, ruleset, reported_missing, tolerance))
+    return out
+
+
+def _endpoint(share: EndpointShare, has_counters: bool) -> Endpoint:
+    address = share.destination
+    if address is None and share.missing:
+        address = next((m[1] for r in share.jump_rules if (m := _COMMENT_ADDRESS.search(comment_of(r) or ""))),
+                       None)
+    counted = share.dnat_rules if share.dnat_rules else (share.jump_rules if share.missing else [])
+    observed, exact = None, False
+    if has_counters:
+        counters = [r.counters for r in counted if r.counters is not None]
+        observed = sum(c.packets for c in counters)
+        exact = all(c.packets_exact for c in counters)
+    first = share.dnat_rules or share.jump_rules
+    return Endpoint(share.chain, address, share.probability, observed, exact, first[0].line if first else None)
+
+
+def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Ruleset,
+                   reported_missing: set[str], tolerance: Fraction) -> list[Diagnostic]:
+    found = []
+    label = service.name or service.chain
+    for chain, line in walk.missing_chains.items():
+        if chain in reported_missing:
+            continue
+        reported_missing.add(chain)
+        if ruleset.partial:
+            found.append(Diagnostic("missing-chain", "info", chain, line,
+                                    f"{chain} is not in this partial listing; its share is reported by name"))
+        else:
+            found.append(Diagnostic("missing-chain", "error", chain, line,
+                                    f"{service.chain} jumps to {chain}, which the dump does not define"))
+    for chain, line in walk.cycles:
+        found.append(Diagnostic("jump-cycle", "error", chain, line,
+                                f"jumping to {chain} from {service.chain}'s path loops back into a chain "
+                                "already being evaluated; the kernel refuses such rules"))
+    for chain in walk.no_dnat:
+        found.append(Diagnostic("no-dnat", "error", chain, ruleset_line(service, chain),
+                                f"{chain} ({label}) ends without a DNAT rule, so its share of new "
+                                "connections silently passes to the next rule"))
+    if service.unassigned > 0 and service.kind != "external":
+        found.append(Diagnostic("fall-through", "error", service.chain, service.line,
+                                f"{label}: {float(service.unassigned):.6%} of new connections leave "
+                                f"{service.chain} without reaching any endpoint"))
+    if walk.affinity_seconds is not None:
+        found.append(Diagnostic("session-affinity", "info", service.chain, service.line,
+                                f"{label} has ClientIP affinity for {walk.affinity_seconds} s: the shares are "
+                                "for new clients; a returning client keeps its endpoint"))
+    found.extend(_uniformity(service, label, tolerance))
+    return found
+
+
+def ruleset_line(service: Service, chain: str) -> int | None:
+    return next((e.line for e in service.endpoints if e.chain == chain), service.line)
+
+
+def _uniformity(service: Service, label: str, tolerance: Fraction) -> list[Diagnostic]:
+    fair = service.fair_share
+    if fair is None or len(service.endpoints) < 2:
+        return []
+    worst = max(service.endpoints, key=lambda e: abs(e.share - fair))
+    deviation = abs(worst.share - fair) / fair
+    if deviation <= tolerance:
+        return []
+    return [Diagnostic("non-uniform", "warning", service.chain, service.line,
+                       f"{label}: {worst.address or worst.chain} gets {float(worst.share):.4%} of new "
+                       f"connections where a fair 1/{len(service.endpoints)} is {float(fair):.4%} "
+                       f"({float(deviation):.1%} off)")]
+
+
+def _unknown_matches(ruleset: Ruleset) -> list[Diagnostic]:
+    """One info per distinct uninterpreted match text, with how often it occurs."""
+    seen: Counter[str] = Counter()
+    first: dict[str, tuple[str, int]] = {}
+    for table in ruleset.tables:
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                for m in rule.matches:
+                    if type(m) is UnknownMatch:
+                        seen[m.text] += 1
+                        first.setdefault(m.text, (chain.name, rule.line))
+    return [Diagnostic("unknown-match", "info", first[text][0], first[text][1],
+                       f"match text kept verbatim, not interpreted ({count} rule{'s' * (count > 1)}; "
+                       f"taken as matching where it lies on a service path): {text}")
+            for text, count in seen.items()]

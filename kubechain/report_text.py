@@ -1,0 +1,67 @@
+"""Analysis → the terminal report: per service port, its endpoints in chain order with their
+exact share, the deviation from a fair 1/n and the counters; then the diagnostics."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .analysis import Analysis, Service
+from .numbers import decimal_text
+
+
+def render(analysis: Analysis) -> str:
+    lines = [f"{analysis.path or '<input>'}: {analysis.format}, {analysis.family}, "
+             f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"]
+    for service in analysis.services:
+        lines.append("")
+        lines.extend(_service(service, analysis.has_counters))
+    if analysis.diagnostics:
+        lines.append("")
+        lines.append("Diagnostics (most severe first):")
+        for d in analysis.diagnostics:
+            where = f"line {d.line}" if d.line else "-"
+            lines.append(f"  {d.severity:<7} {d.code:<17} {where:<11} {d.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _service(s: Service, has_counters: bool) -> list[str]:
+    port = f"{s.cluster_ip or '?'}:{s.port if s.port is not None else '?'}/{s.protocol or 'any'}"
+    head = f"{s.name or '(no name)'}  {s.kind}  {port}  chain {s.chain}"
+    if s.affinity_seconds is not None:
+        head += f"  affinity ClientIP {s.affinity_seconds}s (shares are for new clients)"
+    out = [head]
+    if not s.endpoints:
+        out.append("  no endpoints")
+    fair = s.fair_share
+    total = sum(e.observed or 0 for e in s.endpoints)
+    rows = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
+    for i, e in enumerate(s.endpoints, 1):
+        deviation = _relative(e.share, fair)
+        observed = "-"
+        if has_counters and e.observed is not None:
+            observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
+            if total:
+                observed += f" ({e.observed / total:.2%})"
+        rows.append((str(i), e.address or "(no DNAT)", e.chain, _fraction(e.share),
+                     _decimal(e.share), deviation, observed))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        out.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if s.unassigned:
+        out.append(f"  unassigned (no endpoint reached): {_fraction(s.unassigned)} = {_decimal(s.unassigned)}")
+    return out
+
+
+def _fraction(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _decimal(value: Fraction) -> str:
+    return f"{float(value) * 100:.9f}%" if value not in (0, 1) else decimal_text(value * 100) + "%"
+
+
+def _relative(share: Fraction, fair: Fraction | None) -> str:
+    if not fair:
+        return "-"
+    deviation = (share - fair) / fair
+    return f"{float(deviation):+.2e}" if deviation else "0"
