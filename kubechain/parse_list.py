@@ -35,7 +35,7 @@ def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[
     if opt_column:
         middle = r"(?:(?P<target>\S+) +)?(?P<prot>\S+) +" + _OPT + " +"
     else:
-        middle = r"(?:(?P<target>\S+) +)?(?P<prot>" + _PROTOCOLS + ") +"
+        middle = r"(?:(?P<target>\S+) +)?(?P<prot>" + _PROTOCOLS + ") +(?P<opt>)"
     ifaces = r"(?P<in>\S+) +(?P<out>\S+) +" if verbose else ""
     tail = r"(?P<src>\S+) +(?P<dst>\S+)(?: +(?P<rest>.*?))? *$"
     return re.compile(head + middle + ifaces + tail)
@@ -96,7 +96,7 @@ def _rule(m: re.Match[str], line: int, verbose: bool) -> Rule:
         destination_negated,
         fields.interface(m["in"]) if verbose else None,
         fields.interface(m["out"]) if verbose else None,
-        None if opt in (None, "--") else opt,
+        None if opt in (None, "--", "") else opt,
         fields.counters(m["pkts"], m["bytes"]) if verbose else None,
         line,
     )

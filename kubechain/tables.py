@@ -9,11 +9,14 @@ _NAT_CHAINS = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "
 
 
 def group_tables(chains: list[Chain]) -> tuple[Table, ...]:
-    """Split concatenated listings into tables: a chain name seen again starts a new table."""
+    """Split concatenated listings into tables. `-L` prints built-in chains first, so a chain name
+    seen again, or a built-in chain after user chains, starts a new table."""
     groups: list[dict[str, Chain]] = [{}]
+    after_user_chains = False
     for chain in chains:
-        if chain.name in groups[-1]:
+        if chain.name in groups[-1] or (chain.builtin and after_user_chains):
             groups.append({})
+        after_user_chains = not chain.builtin
         groups[-1][chain.name] = chain
     return tuple(Table(table_name(g), g, next(iter(g.values())).line) for g in groups if g)
 
