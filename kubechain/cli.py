@@ -13,7 +13,7 @@ SEVERITY_CHOICES = ("error", "warning", "info", "never")
 
 @click.group()
 @click.version_option(package_name="kubechain")
-def main() -> None:
+def main() -> None:  # noqa: D103
     """Where kube-proxy sends your traffic, exactly: reads iptables dumps (iptables -L, -S,
     iptables-save) and gives each Service endpoint's exact share of new connections."""
 
@@ -51,3 +51,7 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
         click.echo("\n".join(render(a) for a in analyses), nl=False)
     if fail_on != "never" and any(at_or_above(a.diagnostics, fail_on) for a in analyses):
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

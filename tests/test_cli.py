@@ -1,0 +1,57 @@
+"""The click CLI: text and JSON output, several inputs, stdin, --fail-on."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from kubechain.cli import main
+
+from helpers import fixture
+
+
+def run(*args, stdin=None):
+    return CliRunner().invoke(main, list(args), input=stdin)
+
+
+def test_text_report_shows_exact_shares_deviation_and_counters():
+    result = run("analyze", str(fixture("blog", "nft", "L-n-v")))
+    assert result.exit_code == 0, result.output
+    assert "715827883/2147483648" in result.output and "1431655765/4294967296" in result.output
+    assert "33.333333349%" in result.output and "+4.66e-10" in result.output and "33,412" in result.output
+
+
+def test_json_document_follows_the_schema():
+    result = run("analyze", "--format", "json", str(fixture("blog", "nft", "save-c")))
+    doc = json.loads(result.output)
+    assert doc["schema"] == "kubechain/analysis/v1"
+    assert doc["inputs"] == [{"path": str(fixture("blog", "nft", "save-c")), "format": "iptables-save",
+                              "family": "ipv4"}]
+    (svc,) = doc["services"]
+    assert svc["unassigned_probability"] == "0" and svc["affinity"] is None and svc["kind"] == "cluster"
+    first = svc["endpoints"][0]
+    assert first == {"chain": "KUBE-SEP-AAAAAAAAAAAAAAAA", "address": "10.128.60.10:8080",
+                     "probability": "715827883/2147483648", "probability_decimal": "0.33333333348855376244",
+                     "observed": 33412, "observed_exact": True}
+
+
+def test_several_inputs_give_an_array_and_stdin_works():
+    text = fixture("ipv6", "legacy", "L-n-v").read_text()
+    result = run("analyze", "--format", "json", str(fixture("blog", "nft", "S")), "-", stdin=text)
+    docs = json.loads(result.output)
+    assert [d["inputs"][0]["family"] for d in docs] == ["ipv4", "ipv6"]
+    assert docs[1]["services"][0]["endpoints"][0]["address"] == "[fd00:10:244:1::5]:8443"
+
+
+def test_output_is_deterministic():
+    args = ("analyze", "--format", "json", str(fixture("odd", "nft", "L-v")))
+    assert run(*args).output == run(*args).output
+
+
+def test_fail_on_gates_on_severity():
+    odd = str(fixture("odd", "nft", "save"))
+    assert run("analyze", odd).exit_code == 0
+    assert run("analyze", "--fail-on", "error", odd).exit_code == 1
+    blog = str(fixture("blog", "nft", "save"))
+    assert run("analyze", "--fail-on", "warning", blog).exit_code == 0
