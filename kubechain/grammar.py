@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 from lark import Lark, Transformer
 
 
 def grammar_text(name: str) -> str:
-    return files("kubechain.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
+    """The grammar from the installed package, or from the source tree when the package is
+    imported straight from a checkout (where grammars/ sits beside kubechain/)."""
+    try:
+        folder = files("kubechain.grammars")
+    except ModuleNotFoundError:
+        folder = Path(__file__).resolve().parent.parent / "grammars"  # type: ignore[assignment]
+    return folder.joinpath(f"{name}.lark").read_text(encoding="utf-8")
 
 
 @cache

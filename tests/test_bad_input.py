@@ -14,8 +14,9 @@ from helpers import fixture
 
 
 def cli(*args, stdin=None):
+    """The installed command, run as a user would: a separate process, from another folder."""
     return subprocess.run([sys.executable, "-m", "kubechain.cli", *args], input=stdin, capture_output=True,
-                          text=True)
+                          text=True, cwd="/")
 
 
 @pytest.mark.parametrize(("text", "line", "column", "expected"), [
