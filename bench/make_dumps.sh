@@ -24,7 +24,7 @@ for n in "${SIZES[@]}"; do
 done
 SEED=${SEED:-42}
 OUT=bench/out
-PY=${PYTHON:-python3}
+PY=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}  # no pyenv-style shim
 TIME=${TIME_BIN:-/usr/bin/time}   # GNU time; the python fallback is used when it is missing
 RESTORE=iptables-nft-restore
 LIST=iptables-nft
@@ -56,11 +56,11 @@ measure() {  # measure CMD... -> prints "<wall seconds> <peak RSS KiB>" of that 
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$scratch/time.log")
     awk -v ns="$((t1 - t0))" -v rss="$rss" 'BEGIN { printf "%.6f %d\n", ns / 1e9, rss }'
   else
-    "$PY" bench/_measure.py -- "$@" | "$PY" -c '
+    "$PY" -I -S bench/_measure.py -- "$@" | "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
 if d["returncode"] != 0:
-    sys.exit(d["stderr_tail"])
+    sys.exit(f"measured command failed: {d}")
 print(d["wall_seconds"], d["max_rss_kb"])'
   fi
 }

@@ -33,6 +33,7 @@ FORMATS = ("L", "save")
 HELP_RUNS = 5
 BEST_OF_LIMIT = 10_000  # sizes up to this get best of 3, larger ones a single run
 MB = 1e6
+STDERR_TAIL = 2000  # characters of a failed run's stderr kept in the report
 
 
 def csv_ints(text: str) -> list[int]:
@@ -63,9 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def measure(cmd: list[str], timeout: float) -> dict[str, object]:
     """Measure one run of cmd in a fresh _measure.py wrapper, so RUSAGE_CHILDREN is this run's alone."""
-    wrapper = [sys.executable, str(BENCH / "_measure.py"), "--timeout", str(timeout), "--", *cmd]
-    proc = subprocess.run(wrapper, cwd=REPO, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout)
+    wrapper = [sys.executable, "-I", "-S", str(BENCH / "_measure.py"), "--timeout", str(timeout), "--", *cmd]
+    proc = subprocess.run(wrapper, cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"bench/_measure.py failed ({proc.returncode}): {proc.stderr.strip()}")
+    result = json.loads(proc.stdout)
+    result["stderr_tail"] = proc.stderr[-STDERR_TAIL:] if result["returncode"] != 0 else ""
+    return result
 
 
 def best_of(cmd: list[str], runs: int, timeout: float) -> dict[str, object]:
@@ -81,8 +86,15 @@ def best_of(cmd: list[str], runs: int, timeout: float) -> dict[str, object]:
         "runs": done,
         "wall_seconds": min(run["wall_seconds"] for run in ok) if ok else None,
         "max_rss_kb": max(run["max_rss_kb"] for run in ok) if ok else None,
-        "error": "" if len(ok) == len(done) else done[-1]["stderr_tail"],
+        "error": "" if len(ok) == len(done) else failure(done[-1]),
     }
+
+
+def failure(run: dict[str, object]) -> str:
+    """Why a run failed: its stderr, else its timeout or exit status."""
+    if run["stderr_tail"].strip():
+        return run["stderr_tail"]
+    return "timed out" if run.get("timed_out") else f"exit status {run['returncode']}"
 
 
 def kubechain_status() -> dict[str, object]:
@@ -95,8 +107,10 @@ def kubechain_status() -> dict[str, object]:
 
 
 def help_command() -> list[str]:
-    """`kubechain --help` through the installed console script, else through the same entry point."""
-    script = shutil.which("kubechain")
+    """`kubechain --help` through the console script next to this Python (not a pyenv-style shim, whose
+    start-up is not kubechain's), else one on PATH, else through the same entry point."""
+    beside = Path(sys.executable).parent / "kubechain"
+    script = str(beside) if beside.exists() else shutil.which("kubechain")
     return [script, "--help"] if script else [sys.executable, "-c", CLI_FALLBACK, "--help"]
 
 
@@ -172,7 +186,7 @@ def print_table(entries: list[dict[str, object]]) -> None:
 
 def environment() -> dict[str, object]:
     """Where the numbers come from: interpreter, machine, commit."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True,
                             text=True, check=False).stdout.strip()
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -212,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kubechain --help: {fmt_num(help_result['wall_seconds'], '.3f')} s "
               f"(best of {HELP_RUNS}, whole process: {' '.join(help_result['command'])})"
               + ("" if help_result["ok"] else f"  FAILED: {help_result['error'].strip()[-300:]}"))
+    if not status["importable"]:
+        print("kubechain package is MISSING: only the dumps were listed (see above).")
     json_path = args.out / "results.json"
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {json_path}")

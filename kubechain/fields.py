@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .model import Counters
 
 _SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
@@ -22,6 +24,8 @@ def counter_value(text: str) -> tuple[int, bool]:
 
 
 def counters(packets: str, bytes_: str) -> Counters:
+    if packets == "0" and bytes_ == "0":
+        return ZERO_COUNTERS
     p, p_exact = counter_value(packets)
     b, b_exact = counter_value(bytes_)
     if p == 0 and b == 0 and p_exact and b_exact:
@@ -29,6 +33,7 @@ def counters(packets: str, bytes_: str) -> Counters:
     return Counters(p, b, p_exact, b_exact)
 
 
+@lru_cache(maxsize=256)
 def protocol(text: str) -> str | None:
     """Normalised protocol: None for any, else the name (`6` and `tcp` are the same)."""
     negated = text.startswith("!")

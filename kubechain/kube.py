@@ -76,11 +76,17 @@ def port_number(text: str | None, protocol: str | None = None) -> int | None:
 
 
 def comment_of(rule: Rule) -> str | None:
-    return next((m.text for m in rule.matches if isinstance(m, Comment)), None)
+    for m in rule.matches:
+        if type(m) is Comment:
+            return m.text
+    return None
 
 
 def dport_of(rule: Rule) -> str | None:
-    return next((m.dport for m in rule.matches if isinstance(m, Ports) and m.dport), None)
+    for m in rule.matches:
+        if type(m) is Ports and m.dport:
+            return m.dport
+    return None
 
 
 def service_name(comment: str | None) -> str | None:

@@ -8,6 +8,7 @@ not recognise is kept verbatim as an UnknownMatch, never dropped.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .model import (
     TARGET_EXTENSIONS,
@@ -98,7 +99,26 @@ def split_target(name: str, goto: bool, text: str) -> tuple[Target | None, str]:
 
 
 def parse_matches(text: str) -> tuple[Match, ...]:
-    """Typed matches of the trailing text (target text already removed)."""
+    """Typed matches of the trailing text (target text already removed).
+
+    Comments make most texts unique, but what follows them repeats across a dump
+    (`tcp dpt:80`, `statistic mode random probability 0.50000000000`), so a leading comment is
+    peeled off and the rest is parsed once per distinct text (the objects are shared, too).
+    """
+    if text.startswith("/* "):
+        end = text.find(" */", 3)
+        if end > 0 and "/* " not in text[3:end]:
+            rest = text[end + 3:].lstrip(" ")
+            return (Comment(text[3:end]), *_cached_matches(rest)) if rest else (Comment(text[3:end]),)
+    return _cached_matches(text)
+
+
+@lru_cache(maxsize=65536)
+def _cached_matches(text: str) -> tuple[Match, ...]:
+    return _scan_matches(text)
+
+
+def _scan_matches(text: str) -> tuple[Match, ...]:
     matches: list[Match] = []
     unknown: list[str] = []
     pos, end = 0, len(text)

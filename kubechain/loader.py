@@ -142,12 +142,14 @@ def _is_partial(tables: tuple[Table, ...]) -> bool:
 
 @contextmanager
 def _gc_frozen() -> Iterator[None]:
-    """The parse allocates millions of objects and frees none; cyclic gc would only rescan them."""
+    """The parse allocates millions of objects and frees none; cyclic gc would only rescan them.
+    Afterwards they are frozen (moved out of gc's sight): the model is immutable and acyclic."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 

@@ -72,8 +72,7 @@ class StatisticRandom(Match):
 
     @property
     def match_probability(self) -> Fraction:
-        p = Fraction(self.threshold, TWO_31)
-        return 1 - p if self.inverted else p
+        return random_match_probability(self.probability, self.inverted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +259,13 @@ class Ruleset:
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
+
+
+@lru_cache(maxsize=4096)
+def random_match_probability(printed: str, inverted: bool) -> Fraction:
+    """t / 2^31 (or 1 - t / 2^31 when inverted), one Fraction per distinct printed value."""
+    p = Fraction(probability_threshold(printed), TWO_31)
+    return 1 - p if inverted else p
 
 
 @lru_cache(maxsize=4096)

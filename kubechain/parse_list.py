@@ -37,7 +37,7 @@ def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[
     else:
         middle = r"(?:(?P<target>\S+) +)?(?P<prot>" + _PROTOCOLS + ") +(?P<opt>)"
     ifaces = r"(?P<in>\S+) +(?P<out>\S+) +" if verbose else ""
-    tail = r"(?P<src>\S+) +(?P<dst>\S+)(?: +(?P<rest>.*?))? *$"
+    tail = r"(?P<src>\S+) +(?P<dst>\S+)(?: +(?P<rest>.*\S))? *$"
     return re.compile(head + middle + ifaces + tail)
 
 
@@ -83,8 +83,9 @@ def _rule(m: re.Match[str], line: int, verbose: bool) -> Rule:
     if goto:
         rest = rest[6:].lstrip()
     target, match_text = split_target(m["target"] or "", goto, rest)
-    source, source_negated = fields.address(m["src"])
-    destination, destination_negated = fields.address(m["dst"])
+    src, dst = m["src"], m["dst"]
+    source, source_negated = (None, False) if src in _ANY else fields.address(src)
+    destination, destination_negated = (None, False) if dst in _ANY else fields.address(dst)
     opt = m["opt"]
     return Rule(
         target,
@@ -100,6 +101,9 @@ def _rule(m: re.Match[str], line: int, verbose: bool) -> Rule:
         fields.counters(m["pkts"], m["bytes"]) if verbose else None,
         line,
     )
+
+
+_ANY = frozenset({"0.0.0.0/0", "::/0", "anywhere"})
 
 
 def _first_column(text: str) -> int:

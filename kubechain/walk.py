@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 
 from .model import (
     AddrType,
@@ -92,7 +93,8 @@ def rule_probability(rule: Rule, walk: Walk) -> Fraction:
 def walk_chain(chains: dict[str, Chain], start: str) -> Walk:
     walk = Walk(start)
     returned = _run(chains, start, ONE, walk, [], None)
-    walk.unassigned += returned
+    if returned:
+        walk.unassigned += returned
     for share in walk.endpoints.values():
         chain = chains.get(share.chain)
         if chain is None or share.dnat_rules:
@@ -107,64 +109,80 @@ def walk_chain(chains: dict[str, Chain], start: str) -> Walk:
 
 def _run(chains: dict[str, Chain], name: str, mass: Fraction, walk: Walk, stack: list[str],
          endpoint: EndpointShare | None) -> Fraction:
-    """Send `mass` into chain `name`; return the mass that comes back to the caller."""
+    """Send `mass` into chain `name`; return the mass that comes back to the caller.
+
+    Written for a million rules: a rule that surely matches moves the mass without arithmetic,
+    and Fractions are only built where a statistic match splits it.
+    """
     chain = chains[name]
     stack.append(name)
     remaining = mass
-    back = ZERO  # mass that left through RETURN or a goto'd chain's end
+    back = ZERO  # mass that left through RETURN, or through the end of a goto'd chain
     for rule in chain.rules:
         target = rule.target
-        if isinstance(target, Jump) and target.chain.startswith(ENDPOINT_PREFIX):
-            share = _endpoint(walk, target.chain)
-            share.jump_rules.append(rule)
-        if remaining == 0:
+        if type(target) is Jump and target.chain.startswith(ENDPOINT_PREFIX):
+            _endpoint(walk, target.chain).jump_rules.append(rule)
+        if not remaining:
             continue  # keep registering endpoints in chain order, nothing else to do
         p = rule_probability(rule, walk)
-        if p == 0:
+        if not p:
             continue
-        hit = remaining if p == 1 else remaining * p
-        remaining -= hit
-        if target is None:
-            remaining += hit
-        elif isinstance(target, Jump):
-            if target.chain not in chains:
-                came_back = _missing(walk, target.chain, rule, hit)
-                if target.goto:
-                    back += came_back
-                else:
-                    remaining += came_back
-            elif target.chain in stack:
-                walk.cycles.append((target.chain, rule.line))
-                walk.unassigned += hit
-            else:
-                inner = endpoint
-                if target.chain.startswith(ENDPOINT_PREFIX):
-                    inner = _endpoint(walk, target.chain)
-                came_back = _run(chains, target.chain, hit, walk, stack, inner)
-                if target.goto:
-                    back += came_back
-                else:
-                    remaining += came_back
-        elif isinstance(target, Dnat) and target.name == "DNAT":
-            if endpoint is not None:
-                endpoint.probability += hit
-            else:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
-                share = _endpoint(walk, f"{name} -> {target.destination}")
-                share.chain, share.destination = name, target.destination
-                if rule not in share.dnat_rules:
-                    share.dnat_rules.append(rule)
-                share.probability += hit
-        elif isinstance(target, Verdict):
-            if target.name == "RETURN":
-                back += hit
-            else:
-                walk.unassigned += hit
-        elif isinstance(target, (Reject, Masquerade, Dnat)) or getattr(target, "name", "") in _TERMINAL_EXTENSIONS:
-            walk.unassigned += hit
-        else:  # MARK, LOG, CONNMARK…: non-terminating, evaluation continues
-            remaining += hit
+        if p == 1:
+            hit, rest = remaining, ZERO
+        else:
+            hit, rest = _split(remaining, p)
+        came_back = _apply(chains, name, rule, target, hit, walk, stack, endpoint)
+        if type(came_back) is tuple:  # (to this chain, to the caller) from a goto or RETURN
+            came_back, left = came_back
+            back = back + left if back else left
+        remaining = rest + came_back if rest and came_back else (rest or came_back)
     stack.pop()
-    return remaining + back
+    return remaining + back if back else remaining
+
+
+def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit: Fraction, walk: Walk,
+           stack: list[str], endpoint: EndpointShare | None) -> Fraction | tuple[Fraction, Fraction]:
+    """What `target` does with the mass `hit`: the mass that continues in this chain, or a
+    (continues, returns to the caller) pair."""
+    if target is None:
+        return hit
+    kind = type(target)
+    if kind is Jump:
+        if target.chain not in chains:
+            came_back = _missing(walk, target.chain, rule, hit)
+        elif target.chain in stack:
+            walk.cycles.append((target.chain, rule.line))
+            walk.unassigned += hit
+            return ZERO
+        else:
+            inner = _endpoint(walk, target.chain) if target.chain.startswith(ENDPOINT_PREFIX) else endpoint
+            came_back = _run(chains, target.chain, hit, walk, stack, inner)
+        return (ZERO, came_back) if target.goto else came_back
+    if kind is Dnat and target.name == "DNAT":
+        if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
+            endpoint = _endpoint(walk, f"{name} -> {target.destination}")
+            endpoint.chain, endpoint.destination = name, target.destination
+            if rule not in endpoint.dnat_rules:
+                endpoint.dnat_rules.append(rule)
+        endpoint.probability = endpoint.probability + hit if endpoint.probability else hit
+        return ZERO
+    if kind is Verdict:
+        if target.name == "RETURN":
+            return (ZERO, hit)
+        walk.unassigned += hit
+        return ZERO
+    if kind in (Reject, Masquerade, Dnat) or getattr(target, "name", "") in _TERMINAL_EXTENSIONS:
+        walk.unassigned += hit
+        return ZERO
+    return hit  # MARK, LOG, CONNMARK…: non-terminating, evaluation continues
+
+
+@lru_cache(maxsize=65536)
+def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
+    """(mass · p, mass · (1 - p)). Services with equally many endpoints split the same masses
+    by the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
+    hit = mass * p
+    return hit, mass - hit
 
 
 def _endpoint(walk: Walk, chain: str) -> EndpointShare:
