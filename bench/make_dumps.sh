@@ -32,8 +32,8 @@ SAVE=iptables-nft-save
 
 ns=kubechain-bench-$$
 scratch=$(mktemp -d)
-delete_netns() {
-  if ip netns list | grep -qw "$ns"; then ip netns del "$ns"; fi
+delete_netns() {  # (ip netns add makes /var/run/netns/NAME; `ip netns list` can be noisy mid-teardown)
+  if [ -e "/var/run/netns/$ns" ] || [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
 }
 cleanup() {
   delete_netns
@@ -113,7 +113,8 @@ for n in "${SIZES[@]}"; do
   for _ in $(seq "$runs"); do
     measure ip netns exec "$ns" "$RESTORE" --test "$rules" >> "$scratch/runs"
   done
-  echo "   iptables-restore --test: $(sort -n "$scratch/runs" | head -1) (best of $runs: s, KiB)"
+  read -r best_wall best_rss < <(sort -n "$scratch/runs" | head -1)
+  echo "   iptables-restore --test: $best_wall s, $best_rss KiB (fastest of $runs)"
 
   load=$(measure ip netns exec "$ns" "$RESTORE" -c "$rules")
   read -r load_wall load_rss <<< "$load"
