@@ -30,5 +30,6 @@ def decimal_text(value: Fraction) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def percent(value: Fraction, places: int = 7) -> str:
-    return f"{float(value) * 100:.{places}f}%"
+def fraction_text(value: Fraction) -> str:
+    """str(sympy.Rational(value)) without paying for sympy: reduced `n/d`, or `n`."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"

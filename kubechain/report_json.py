@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .analysis import Analysis, Endpoint, Service
-from .numbers import decimal_text
+from .numbers import decimal_text, fraction_text
 
 SCHEMA = "kubechain/analysis/v1"
 
@@ -32,7 +32,7 @@ def _service(s: Service) -> dict[str, Any]:
         "protocol": s.protocol,
         "affinity": {"seconds": s.affinity_seconds} if s.affinity_seconds is not None else None,
         "endpoints": [_endpoint(e) for e in s.endpoints],
-        "unassigned_probability": _fraction(s.unassigned),
+        "unassigned_probability": fraction_text(s.unassigned),
         "frontends": [{"kind": f.kind, "address": f.address, "port": f.port, "protocol": f.protocol,
                        "chain": f.chain, "line": f.line} for f in s.frontends],
     }
@@ -42,16 +42,11 @@ def _endpoint(e: Endpoint) -> dict[str, Any]:
     return {
         "chain": e.chain,
         "address": e.address,
-        "probability": _fraction(e.share),
+        "probability": fraction_text(e.share),
         "probability_decimal": decimal_text(e.share),
         "observed": e.observed,
         "observed_exact": e.observed_exact,
     }
-
-
-def _fraction(value: Any) -> str:
-    """str(sympy.Rational) of the value, without paying for sympy: reduced `n/d`, or `n`."""
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 def dumps(analyses: list[Analysis]) -> str:

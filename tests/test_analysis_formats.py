@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from helpers import ALL_VARIANTS, BACKENDS, NAMED_VARIANTS, RULE_SETS, fixture
 
 import kubechain
 from kubechain.report_json import document
-
-from helpers import ALL_VARIANTS, BACKENDS, NAMED_VARIANTS, RULE_SETS, fixture
 
 
 def comparable(path, keep_counters, named=False):

@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import fixture
 
 import kubechain
 from kubechain import ParseError
-
-from helpers import fixture
 
 
 def cli(*args, stdin=None):

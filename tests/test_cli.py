@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
+from helpers import fixture
 
 from kubechain.cli import main
-
-from helpers import fixture
 
 
 def run(*args, stdin=None):

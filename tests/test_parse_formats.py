@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from helpers import ALL_VARIANTS, BACKENDS, NUMERIC_VARIANTS, RULE_SETS, fixture
 
 import kubechain
 from kubechain.model import (
@@ -25,8 +26,6 @@ from kubechain.model import (
     UnknownMatch,
     Verdict,
 )
-
-from helpers import ALL_VARIANTS, BACKENDS, NUMERIC_VARIANTS, RULE_SETS, fixture
 
 
 def rules_by_chain(ruleset, table="nat", counters=True):

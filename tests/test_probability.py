@@ -6,11 +6,10 @@ from fractions import Fraction
 
 import pytest
 import sympy
+from helpers import BACKENDS, fixture
 
 import kubechain
 from kubechain.model import probability_threshold
-
-from helpers import BACKENDS, fixture
 
 
 @pytest.mark.parametrize(("printed", "threshold"), [

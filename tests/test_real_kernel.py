@@ -7,11 +7,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from helpers import FIXTURES
 
 import kubechain
 from kubechain.report_json import document
-
-from helpers import FIXTURES
 
 PRINTOUTS = {
     "L-n-v": ["-t", "nat", "-L", "-n", "-v"],
