@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from .diagnostics import Diagnostic, ordered
+from .gcpause import gc_frozen
 from .kube import ServicePort, comment_of, service_ports
 from .model import Ruleset, Table, UnknownMatch
 from .numbers import rational
@@ -70,6 +71,12 @@ class Analysis:
 
 
 def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE) -> Analysis:
+    """Walk every service-port chain of every nat table (gc paused: the results are acyclic)."""
+    with gc_frozen():
+        return _analyze(ruleset, tolerance)
+
+
+def _analyze(ruleset: Ruleset, tolerance: Fraction) -> Analysis:
     diagnostics: list[Diagnostic] = []
     services: list[Service] = []
     if not any(t.chains for t in ruleset.tables):

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .errors import ParseError
+from .gcpause import gc_frozen
 from .grammar import lalr_parser
 from .model import Ruleset, Table
 from .parse_list import LIST_BUILDER
@@ -43,7 +41,7 @@ def loads(text: str, *, path: str | None = None, input_format: str | None = None
         raise ValueError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not text.strip():
         return Ruleset((), fmt, "ipv4", path)
-    with _gc_frozen():
+    with gc_frozen():
         try:
             if fmt == "iptables-list":
                 tables = group_tables(lalr_parser(fmt, LIST_BUILDER).parse(text))
@@ -138,20 +136,6 @@ def _has_counters(tables: tuple[Table, ...]) -> bool:
 def _is_partial(tables: tuple[Table, ...]) -> bool:
     """A `-L CHAIN` listing: no built-in chain is shown."""
     return not any(c.builtin for t in tables for c in t.chains.values())
-
-
-@contextmanager
-def _gc_frozen() -> Iterator[None]:
-    """The parse allocates millions of objects and frees none; cyclic gc would only rescan them.
-    Afterwards they are frozen (moved out of gc's sight): the model is immutable and acyclic."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> ParseError:
