@@ -130,12 +130,14 @@ def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Rul
         if chain in reported_missing:
             continue
         reported_missing.add(chain)
+        treated = ("its share is reported by chain name" if chain.startswith("KUBE-SEP-")
+                   else "it is assumed to return, as KUBE-MARK-MASQ does")
         if ruleset.partial:
             found.append(Diagnostic("missing-chain", "info", chain, line,
-                                    f"{chain} is not in this partial listing; its share is reported by name"))
+                                    f"{chain} is not in this partial listing; {treated}"))
         else:
             found.append(Diagnostic("missing-chain", "error", chain, line,
-                                    f"{service.chain} jumps to {chain}, which the dump does not define"))
+                                    f"{service.chain} jumps to {chain}, which the dump does not define; {treated}"))
     for chain, line in walk.cycles:
         found.append(Diagnostic("jump-cycle", "error", chain, line,
                                 f"jumping to {chain} from {service.chain}'s path loops back into a chain "
