@@ -13,6 +13,7 @@ from .model import Chain, Counters, Rule, Table
 from .save_options import Option, build_match, build_target, tokens
 from .tables import table_name
 
+_LINE = re.compile(r"[^\n]+")
 _COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
 _CHAIN_DECL = re.compile(r":(?P<name>\S+) +(?P<policy>\S+)(?: +\[(?P<pkts>\d+):(?P<bytes>\d+)\])? *$")
 _POLICY = re.compile(r"-P +(?P<name>\S+) +(?P<policy>\S+)(?: +-c +(?P<pkts>\d+) +(?P<bytes>\d+))? *$")
@@ -35,8 +36,8 @@ class _Chains:
         self.rules.setdefault(name, [])
 
     def add_rules(self, body: Token) -> None:
-        for offset, text in enumerate(body.split("\n")[:-1]):
-            chain, rule = parse_rule_line(text, body.line + offset)
+        for offset, line in enumerate(_LINE.finditer(body)):  # lazily: a table's rules are one token
+            chain, rule = parse_rule_line(line.group(), body.line + offset)
             self.rules.setdefault(chain, []).append(rule)
 
     def table(self, name: str | None, line: int) -> Table:
@@ -132,7 +133,7 @@ def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
             if i >= n:
                 raise _error(line, _column(text, tok), text, f"a name after {tok}")
             if module is not None:
-                matches.append(build_match(module, options))
+                matches.append(build_match(module, tuple(options)))
             name = toks[i][0]
             i += 1
             if tok in ("-m", "--match"):
@@ -145,7 +146,7 @@ def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
             while i < n and (toks[i][1] or not toks[i][0].startswith("-")) and toks[i][0] != "!":
                 values.append(toks[i][0])
                 i += 1
-            option = (tok, values, negate)
+            option = (tok, tuple(values), negate)
             if in_target:
                 target_opts.append(option)
             elif module is not None:
@@ -156,7 +157,7 @@ def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
             raise _error(line, _column(text, tok), text, "an option starting with '-'")
         negate = False
     if module is not None:
-        matches.append(build_match(module, options))
+        matches.append(build_match(module, tuple(options)))
     source, _ = fields.address(basic.get("source"))
     destination, _ = fields.address(basic.get("destination"))
     protocol = basic.get("protocol")

@@ -8,7 +8,8 @@ that is not interpreted here is kept verbatim in an UnknownMatch, never dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from .list_matches import FULL_MASK
 from .model import (
@@ -39,7 +40,7 @@ from .model import (
 TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|(\S+)')
 _UNESCAPE = re.compile(r"\\(.)")
 
-Option = tuple[str, list[str], bool]  # (--name, values, negated)
+Option = tuple[str, tuple[str, ...], bool]  # (--name, values, negated)
 
 
 def tokens(text: str) -> list[tuple[str, bool]]:
@@ -62,7 +63,7 @@ def quote(value: str) -> str:
     return '"' + re.sub(r'(["\\\'])', r"\\\1", value) + '"'
 
 
-def option_text(module: str, options: list[Option]) -> str:
+def option_text(module: str, options: Sequence[Option]) -> str:
     parts = [f"-m {module}"]
     for name, values, negated in options:
         parts.append(("! " if negated else "") + " ".join([name, *map(quote, values)]))
@@ -71,20 +72,20 @@ def option_text(module: str, options: list[Option]) -> str:
 
 # --- matches -----------------------------------------------------------------------------------
 
-def _first(options: list[Option], *names: str) -> tuple[str | None, bool]:
+def _first(options: Sequence[Option], *names: str) -> tuple[str | None, bool]:
     for name, values, negated in options:
         if name in names:
             return (values[0] if values else ""), negated
     return None, False
 
 
-def _comment(options: list[Option]) -> Match | None:
+def _comment(options: Sequence[Option]) -> Match | None:
     text, _ = _first(options, "--comment")
     return Comment(text) if text is not None and len(options) == 1 else None
 
 
-def _ports_for(protocol: str) -> Callable[[list[Option]], Match | None]:
-    def build(options: list[Option]) -> Match | None:
+def _ports_for(protocol: str) -> Callable[[Sequence[Option]], Match | None]:
+    def build(options: Sequence[Option]) -> Match | None:
         dport, dneg = _first(options, "--dport", "--destination-port")
         sport, sneg = _first(options, "--sport", "--source-port")
         known = ("--dport", "--destination-port", "--sport", "--source-port")
@@ -94,7 +95,7 @@ def _ports_for(protocol: str) -> Callable[[list[Option]], Match | None]:
     return build
 
 
-def _statistic(options: list[Option]) -> Match | None:
+def _statistic(options: Sequence[Option]) -> Match | None:
     mode, _ = _first(options, "--mode")
     if mode == "random":
         p, inverted = _first(options, "--probability")
@@ -113,7 +114,7 @@ _RECENT_KNOWN = {*_RECENT_COMMANDS, "--seconds", "--reap", "--hitcount", "--rttl
                  "--rsource", "--rdest"}
 
 
-def _recent(options: list[Option]) -> Match | None:
+def _recent(options: Sequence[Option]) -> Match | None:
     if any(name not in _RECENT_KNOWN for name, _, _ in options):
         return None
     command = next(((_RECENT_COMMANDS[n], neg) for n, _, neg in options if n in _RECENT_COMMANDS), None)
@@ -129,12 +130,12 @@ def _recent(options: list[Option]) -> Match | None:
                   "dest" if "--rdest" in names else "source", mask, command[1])
 
 
-def _mark(options: list[Option]) -> Match | None:
+def _mark(options: Sequence[Option]) -> Match | None:
     value, negated = _first(options, "--mark")
     return MarkMatch(value, negated) if value is not None and len(options) == 1 else None
 
 
-def _addrtype(options: list[Option]) -> Match | None:
+def _addrtype(options: Sequence[Option]) -> Match | None:
     src, src_neg = _first(options, "--src-type")
     dst, dst_neg = _first(options, "--dst-type")
     limits = {"--limit-iface-in": "limit-in", "--limit-iface-out": "limit-out"}
@@ -144,14 +145,14 @@ def _addrtype(options: list[Option]) -> Match | None:
     return AddrType(src, dst, src_neg, dst_neg, " ".join(extra))
 
 
-def _state_for(module: str, option: str) -> Callable[[list[Option]], Match | None]:
-    def build(options: list[Option]) -> Match | None:
+def _state_for(module: str, option: str) -> Callable[[Sequence[Option]], Match | None]:
+    def build(options: Sequence[Option]) -> Match | None:
         states, negated = _first(options, option)
         return ConnState(states, negated, module) if states is not None and len(options) == 1 else None
     return build
 
 
-def _multiport(options: list[Option]) -> Match | None:
+def _multiport(options: Sequence[Option]) -> Match | None:
     if len(options) != 1:
         return None
     name, values, negated = options[0]
@@ -160,7 +161,7 @@ def _multiport(options: list[Option]) -> Match | None:
     return Multiport(direction, values[0], negated) if direction and values else None
 
 
-MATCH_BUILDERS: dict[str, Callable[[list[Option]], Match | None]] = {
+MATCH_BUILDERS: dict[str, Callable[[Sequence[Option]], Match | None]] = {
     "comment": _comment,
     "tcp": _ports_for("tcp"),
     "udp": _ports_for("udp"),
@@ -177,7 +178,16 @@ MATCH_BUILDERS: dict[str, Callable[[list[Option]], Match | None]] = {
 }
 
 
-def build_match(module: str, options: list[Option]) -> Match:
+def build_match(module: str, options: tuple[Option, ...]) -> Match:
+    """The typed match of one `-m MODULE --options…` group. Apart from comments (unique text),
+    the same groups repeat across a dump, so they are built once and the objects shared."""
+    if module == "comment" and len(options) == 1 and options[0][0] == "--comment" and options[0][1]:
+        return Comment(options[0][1][0])
+    return _build_match(module, options)
+
+
+@lru_cache(maxsize=65536)
+def _build_match(module: str, options: tuple[Option, ...]) -> Match:
     builder = MATCH_BUILDERS.get(module)
     built = builder(options) if builder else None
     return built if built is not None else UnknownMatch(option_text(module, options))
@@ -185,11 +195,11 @@ def build_match(module: str, options: list[Option]) -> Match:
 
 # --- targets -----------------------------------------------------------------------------------
 
-def _flags(options: list[Option], names: tuple[str, ...]) -> str:
+def _flags(options: Sequence[Option], names: tuple[str, ...]) -> str:
     return " ".join(n[2:] for n, _, _ in options if n in names)
 
 
-def build_target(name: str, goto: bool, options: list[Option]) -> Target:
+def build_target(name: str, goto: bool, options: Sequence[Option]) -> Target:
     if name in VERDICTS and not options:
         return Verdict(name)
     if name in ("DNAT", "SNAT"):
