@@ -143,7 +143,7 @@ def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Rul
                                 f"jumping to {chain} from {service.chain}'s path loops back into a chain "
                                 "already being evaluated; the kernel refuses such rules"))
     for chain in walk.no_dnat:
-        found.append(Diagnostic("no-dnat", "error", chain, ruleset_line(service, chain),
+        found.append(Diagnostic("no-dnat", "error", chain, _endpoint_line(service, chain),
                                 f"{chain} ({label}) ends without a DNAT rule, so its share of new "
                                 "connections silently passes to the next rule"))
     if service.unassigned > 0 and service.kind != "external":
@@ -158,7 +158,8 @@ def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Rul
     return found
 
 
-def ruleset_line(service: Service, chain: str) -> int | None:
+def _endpoint_line(service: Service, chain: str) -> int | None:
+    """The line that locates an endpoint chain: its DNAT rule, else the first jump into it."""
     return next((e.line for e in service.endpoints if e.chain == chain), service.line)
 
 

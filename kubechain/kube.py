@@ -24,7 +24,7 @@ _NAME_IN_COMMENT = re.compile(
 #: the few service names kube-proxy ports commonly get, for `-L` without -n (`dpt:http-alt`)
 _SERVICE_PORTS = {"http": 80, "https": 443, "http-alt": 8080, "domain": 53, "webcache": 8080,
                   "pcsync-https": 8443, "ssh": 22, "ldap": 389, "mysql": 3306, "postgresql": 5432,
-                  "redis": 6379, "amqp": 5672, "sun-sr-https": 6443, "9090": 9090}
+                  "redis": 6379, "amqp": 5672, "sun-sr-https": 6443}
 
 
 @dataclass(frozen=True, slots=True)
