@@ -222,7 +222,7 @@ class Rule:
     out_interface: str | None = None
     fragment: str | None = None
     counters: Counters | None = None
-    line: int = 0
+    line: int = field(default=0, compare=False)  # where it was read; not part of its meaning
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +232,7 @@ class Chain:
     policy: str | None = None  # built-in chains only
     counters: Counters | None = None  # the policy counters
     references: int | None = None  # as `-L` prints them
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     @property
     def builtin(self) -> bool:
@@ -243,7 +243,7 @@ class Chain:
 class Table:
     name: str
     chains: dict[str, Chain] = field(default_factory=dict)
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
