@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .checks import no_endpoints, service_findings, table_findings
 from .diagnostics import Diagnostic, ordered
 from .gcpause import gc_frozen
 from .kube import ServicePort, comment_of, service_ports
@@ -87,6 +88,9 @@ def _analyze(ruleset: Ruleset, tolerance: Fraction) -> Analysis:
     for table in ruleset.tables:
         if table.name == "nat":
             services.extend(_services(table, ruleset, diagnostics, tolerance))
+            diagnostics.extend(table_findings(table, ruleset.partial))
+        elif table.name == "filter":
+            diagnostics.extend(no_endpoints(table))
     diagnostics.extend(_unknown_matches(ruleset))
     return Analysis(ruleset.path, ruleset.format, ruleset.family, tuple(services), ordered(diagnostics),
                     ruleset.has_counters)
@@ -104,6 +108,7 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
                           port.frontends, port.line)
         out.append(service)
         diagnostics.extend(_walk_findings(service, port, walk, ruleset, reported_missing, tolerance))
+        diagnostics.extend(service_findings(service, table.chains))
     return out
 
 
@@ -150,10 +155,6 @@ def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Rul
         found.append(Diagnostic("fall-through", "error", service.chain, service.line,
                                 f"{label}: {float(service.unassigned):.6%} of new connections leave "
                                 f"{service.chain} without reaching any endpoint"))
-    if walk.affinity_seconds is not None:
-        found.append(Diagnostic("session-affinity", "info", service.chain, service.line,
-                                f"{label} has ClientIP affinity for {walk.affinity_seconds} s: the shares are "
-                                "for new clients; a returning client keeps its endpoint"))
     found.extend(_uniformity(service, label, tolerance))
     return found
 

@@ -1,0 +1,227 @@
+"""Findings about the shape of the rules rather than where the probability goes: chains nothing
+uses, rules nothing reaches, endpoints listed twice, comments that lie, services kube-proxy
+rejects, and what kube-proxy's own decimal rounding does to a cascade.
+
+Each check reads the model (and, for per-service checks, the analysed `Service`), never the
+text; the walk's client model applies: a protocol-only condition (`-p tcp`) counts as met,
+because KUBE-SERVICES already sent only the service's protocol here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from .cascade import cascade_precision, collisions, first_collision, kube_proxy_deviation
+from .diagnostics import Diagnostic
+from .kube import comment_of
+from .model import Chain, Comment, Dnat, Jump, Ports, Recent, Reject, Rule, StatisticRandom, Table, Verdict
+
+if TYPE_CHECKING:
+    from .analysis import Service
+
+#: chains kube-proxy creates per service or endpoint; one that nothing jumps to is stale
+PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-", "KUBE-SEP-")
+_COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
+_NO_ENDPOINTS = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$")
+
+
+def table_findings(table: Table, partial: bool) -> list[Diagnostic]:
+    """orphan-chain and unreachable-rule for one nat table."""
+    found: list[Diagnostic] = []
+    if not partial:
+        found.extend(_orphans(table))
+    ends: dict[str, bool] = {}
+    for chain in table.chains.values():
+        if chain.name.startswith(PER_SERVICE_PREFIXES):
+            found.extend(_unreachable(chain, table.chains, ends))
+    return found
+
+
+def _orphans(table: Table) -> list[Diagnostic]:
+    referenced = {rule.target.chain for chain in table.chains.values() for rule in chain.rules
+                  if type(rule.target) is Jump}
+    return [Diagnostic("orphan-chain", "warning", chain.name, chain.line or None,
+                       f"{chain.name} is defined but no rule jumps to it, so it receives no traffic "
+                       "(left behind by a scale-down or a half-finished kube-proxy sync)")
+            for chain in table.chains.values()
+            if chain.name.startswith(PER_SERVICE_PREFIXES) and chain.name not in referenced]
+
+
+def _unreachable(chain: Chain, chains: dict[str, Chain], ends: dict[str, bool]) -> list[Diagnostic]:
+    for i, rule in enumerate(chain.rules[:-1]):
+        if _ends_evaluation(rule, chains, ends):
+            dead = len(chain.rules) - i - 1
+            first = chain.rules[i + 1]
+            return [Diagnostic("unreachable-rule", "warning", chain.name, first.line or None,
+                               f"{chain.name}: {dead} rule{'s' * (dead > 1)} after the unconditional "
+                               f"{_describe_target(rule)} (line {rule.line}) can never match")]
+    return []
+
+
+def _ends_evaluation(rule: Rule, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
+    """True when every new connection reaching `rule` stops there or never comes back."""
+    if not _unconditional(rule):
+        return False
+    target = rule.target
+    if type(target) in (Verdict, Reject) or (type(target) is Dnat and target.name == "DNAT"):
+        return True
+    if type(target) is Jump:
+        return target.goto or _chain_always_ends(target.chain, chains, ends)
+    return False
+
+
+def _chain_always_ends(name: str, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
+    if name not in ends:
+        ends[name] = False  # a cycle (or a missing chain) is not known to end
+        chain = chains.get(name)
+        ends[name] = chain is not None and any(
+            _ends_evaluation(r, chains, ends) and not _returns(r) for r in chain.rules)
+    return ends[name]
+
+
+def _returns(rule: Rule) -> bool:
+    return type(rule.target) is Verdict and rule.target.name == "RETURN"
+
+
+def _unconditional(rule: Rule) -> bool:
+    if rule.source or rule.destination or rule.in_interface or rule.out_interface or rule.fragment:
+        return False
+    return all(type(m) is Comment or (type(m) is Ports and not (m.dport or m.sport or m.extra))
+               for m in rule.matches)
+
+
+def _describe_target(rule: Rule) -> str:
+    target = rule.target
+    if type(target) is Jump:
+        return f"{'goto' if target.goto else 'jump'} to {target.chain}"
+    return getattr(target, "name", None) or type(target).__name__.upper()
+
+
+def no_endpoints(table: Table) -> list[Diagnostic]:
+    """kube-proxy's `… has no endpoints` REJECT / `… has no local endpoints` DROP (filter table)."""
+    groups: dict[tuple[str, bool], list[Rule]] = defaultdict(list)
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            m = _NO_ENDPOINTS.match(comment_of(rule) or "")
+            if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
+                groups[m["name"], bool(m["local"])].append(rule)
+    found = []
+    for (name, local), rules in groups.items():
+        where = ", ".join(_destination(r) for r in rules)
+        verb = "drops" if type(rules[0].target) is Verdict else "rejects"
+        if local:
+            text = (f"{name} has no local endpoints on this node (externalTrafficPolicy: Local): kube-proxy {verb} "
+                    f"external traffic to {where} here; the load balancer's health check should keep it away")
+        else:
+            text = f"{name} has no endpoints: kube-proxy {verb} every new connection to {where}"
+        found.append(Diagnostic("no-endpoints", "warning", None, rules[0].line or None, text))
+    return found
+
+
+def _destination(rule: Rule) -> str:
+    port = next((m.dport for m in rule.matches if type(m) is Ports and m.dport), None)
+    address = rule.destination or "any local address"
+    return f"{address}:{port}" if port else address
+
+
+def service_findings(service: Service, chains: dict[str, Chain]) -> list[Diagnostic]:
+    """duplicate-endpoint, comment-mismatch, legacy-precision and kernel-collision of one service."""
+    label = service.name or service.chain
+    found = _duplicates(service, label)
+    chain = chains.get(service.chain)
+    if chain is not None:
+        found.extend(_comment_mismatches(service, chain, chains, label))
+        found.extend(_precision(service, chain, label))
+        found.extend(_affinity(service, chain, label))
+    return found
+
+
+def _affinity(service: Service, chain: Chain, label: str) -> list[Diagnostic]:
+    """Reported where the `recent --rcheck` rules are, not on every chain that leads there."""
+    seconds = [m.seconds for r in chain.rules for m in r.matches
+               if type(m) is Recent and m.command in ("CHECK", "UPDATE") and not m.inverted]
+    if not seconds:
+        return []
+    timeout = f"{max(s for s in seconds if s is not None)} s" if any(s is not None for s in seconds) else "no timeout"
+    return [Diagnostic("session-affinity", "info", service.chain, service.line,
+                       f"{label} has ClientIP affinity ({timeout}): the shares are for new clients; a returning "
+                       "client keeps its endpoint until the entry expires")]
+
+
+def _duplicates(service: Service, label: str) -> list[Diagnostic]:
+    by_address: dict[str, list] = defaultdict(list)
+    for endpoint in service.endpoints:
+        if endpoint.address is not None:
+            by_address[endpoint.address].append(endpoint)
+    return [Diagnostic("duplicate-endpoint", "warning", same[1].chain, same[1].line,
+                       f"{label}: {len(same)} endpoint chains ({', '.join(e.chain for e in same)}) DNAT to "
+                       f"{address}, which therefore gets {float(sum(e.share for e in same)):.4%} of new connections")
+            for address, same in by_address.items() if len(same) > 1]
+
+
+def _comment_mismatches(service: Service, chain: Chain, chains: dict[str, Chain], label: str) -> list[Diagnostic]:
+    # an endpoint chain missing from the dump took its address from this very comment
+    actual = {e.chain: e.address for e in service.endpoints if e.address is not None and e.chain in chains}
+    found, seen = [], set()
+    for rule in chain.rules:
+        target = rule.target
+        m = _COMMENT_ADDRESS.search(comment_of(rule) or "")
+        if not m or type(target) is not Jump or target.chain not in actual or target.chain in seen:
+            continue
+        if m[1] != actual[target.chain]:
+            seen.add(target.chain)
+            found.append(Diagnostic("comment-mismatch", "warning", target.chain, rule.line or None,
+                                    f"{label}: the comment says \"-> {m[1]}\" but {target.chain} DNATs to "
+                                    f"{actual[target.chain]}; trust the DNAT"))
+    return found
+
+
+def endpoint_thresholds(chain: Chain) -> list[int | None] | None:
+    """The thresholds of a service chain's endpoint rules (rcheck rules excluded), or None when
+    a rule has a shape kube-proxy never writes (several or inverted statistic matches…)."""
+    thresholds: list[int | None] = []
+    for rule in chain.rules:
+        target = rule.target
+        if type(target) is not Jump or not target.chain.startswith("KUBE-SEP-"):
+            continue
+        if any(type(m) is Recent for m in rule.matches):
+            continue
+        statistic = [m for m in rule.matches if type(m) is not Comment]
+        if not statistic:
+            thresholds.append(None)
+        elif len(statistic) == 1 and type(statistic[0]) is StatisticRandom and not statistic[0].inverted:
+            thresholds.append(statistic[0].threshold)
+        else:
+            return None
+    return thresholds
+
+
+def _precision(service: Service, chain: Chain, label: str) -> list[Diagnostic]:
+    thresholds = endpoint_thresholds(chain)
+    decimals = cascade_precision(thresholds) if thresholds else None
+    if decimals is None:
+        return []
+    found = []
+    n = len(thresholds)
+    if decimals < 10:
+        fair = Fraction(1, n)
+        worst = max(abs(e.share - fair) / fair for e in service.endpoints)
+        found.append(Diagnostic("legacy-precision", "info", service.chain, service.line,
+                                f"{label}: probabilities written with {decimals} decimals (kube-proxy before "
+                                f"v1.17); the kernel's shares differ from 1/{n} by up to {float(worst):.4%} "
+                                f"(relative); kube-proxy's current 10 decimals leave "
+                                f"{float(kube_proxy_deviation(n, 10)):.1e}"))
+    hits = collisions(thresholds)
+    if hits:
+        i = hits[0]
+        k = n - i
+        found.append(Diagnostic("kernel-collision", "info", service.chain, service.line,
+                                f"{label}: the rules for 1/{k} and 1/{k - 1} ({len(hits)} such pair"
+                                f"{'s' * (len(hits) > 1)}) get the same kernel threshold {thresholds[i]}/2^31, "
+                                f"so the kernel cannot give them their different odds; kube-proxy's "
+                                f"{decimals}-decimal cascade first does this at {first_collision(decimals):,} "
+                                "endpoints"))
+    return found
