@@ -11,6 +11,7 @@ Heavy modules (sympy, the parsers) are imported on first use so that the CLI sta
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .errors import ParseError
@@ -35,7 +36,10 @@ def loads(text: str, *, path: str | None = None, input_format: str | None = None
     return _loads(text, path=path, input_format=input_format)
 
 
-def analyze(ruleset: Ruleset) -> Analysis:
-    """Each service port's endpoints with their exact, kernel-level selection probabilities."""
+def analyze(ruleset: Ruleset, *, tolerance: Fraction | None = None) -> Analysis:
+    """Each service port's endpoints with their exact, kernel-level selection probabilities, and
+    the diagnostics; `tolerance` is the relative deviation from 1/n allowed before `non-uniform`
+    (default 1/1000)."""
+    from .analysis import DEFAULT_TOLERANCE
     from .analysis import analyze as _analyze
-    return _analyze(ruleset)
+    return _analyze(ruleset, DEFAULT_TOLERANCE if tolerance is None else Fraction(tolerance))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .cascade import relative_deviation
 from .checks import no_endpoints, service_findings, table_findings
 from .diagnostics import Diagnostic, ordered
 from .gcpause import gc_frozen
@@ -168,14 +169,19 @@ def _uniformity(service: Service, label: str, tolerance: Fraction) -> list[Diagn
     fair = service.fair_share
     if fair is None or len(service.endpoints) < 2:
         return []
-    worst = max(service.endpoints, key=lambda e: abs(e.share - fair))
-    deviation = abs(worst.share - fair) / fair
+    n = len(service.endpoints)
+    worst = max(service.endpoints, key=lambda e: relative_deviation(e.share, n))
+    deviation = relative_deviation(worst.share, n)
     if deviation <= tolerance:
         return []
     return [Diagnostic("non-uniform", "warning", service.chain, service.line,
                        f"{label}: {worst.address or worst.chain} gets {float(worst.share):.4%} of new "
                        f"connections where a fair 1/{len(service.endpoints)} is {float(fair):.4%} "
-                       f"({float(deviation):.1%} off)")]
+                       f"({_relative_text(deviation)} off; tolerance {_relative_text(tolerance)})")]
+
+
+def _relative_text(value: Fraction) -> str:
+    return f"{float(value):.1%}" if value >= Fraction(1, 1000) or not value else f"{float(value):.2e}"
 
 
 def _unknown_matches(ruleset: Ruleset) -> list[Diagnostic]:

@@ -41,10 +41,28 @@ def cascade_precision(thresholds: Sequence[int | None]) -> int | None:
     return None
 
 
-def collisions(thresholds: Sequence[int | None]) -> list[int]:
-    """Indexes i where rule i and rule i+1 carry the same threshold (and so the same odds)."""
-    return [i for i in range(len(thresholds) - 1)
-            if thresholds[i] is not None and thresholds[i] == thresholds[i + 1]]
+def collisions(thresholds: Sequence[int | None]) -> list[tuple[int, int, int]]:
+    """(i, k, decimals) for each rule i whose threshold equals rule i+1's where kube-proxy meant
+    1/k and 1/(k-1): the kernel cannot tell them apart. Equal thresholds that kube-proxy never
+    writes as neighbours (a hand-made chain of 0.5s) are not collisions but skew (non-uniform)."""
+    found = []
+    for i in range(len(thresholds) - 1):
+        t = thresholds[i]
+        if t is not None and t == thresholds[i + 1] and (meant := _meant_as_neighbours(t)):
+            found.append((i, *meant))
+    return found
+
+
+def _meant_as_neighbours(t: int) -> tuple[int, int] | None:
+    """(k, decimals) when t is kube-proxy's threshold for both 1/k and 1/(k-1)."""
+    if t <= 0:
+        return None
+    near = round(TWO_31 / t)
+    for decimals in KUBE_PROXY_DECIMALS:
+        for k in range(max(near - 2, 3), near + 3):
+            if kube_proxy_threshold(k, decimals) == t == kube_proxy_threshold(k - 1, decimals):
+                return k, decimals
+    return None
 
 
 @lru_cache(maxsize=8)
@@ -62,13 +80,21 @@ def shares(thresholds: Sequence[int | None]) -> list[Fraction]:
     """Each rule's exact share of a cascade: t_i/2^31 · prod_{j<i}(1 - t_j/2^31) (None = 1)."""
     out, remaining = [], Fraction(1)
     for t in thresholds:
-        hit = remaining * Fraction(t, TWO_31) if t is not None else remaining
-        out.append(hit)
-        remaining -= hit
+        if t is None:
+            out.append(remaining)
+            remaining = Fraction(0)
+        else:  # products only: see walk._split
+            out.append(remaining * Fraction(t, TWO_31))
+            remaining *= Fraction(TWO_31 - t, TWO_31)
     return out
+
+
+def relative_deviation(share: Fraction, n: int) -> Fraction:
+    """|share - 1/n| / (1/n), computed as |share·n - 1| (cheap for huge dyadic shares)."""
+    return abs(share * n - 1)
 
 
 def kube_proxy_deviation(n: int, decimals: int) -> Fraction:
     """The largest relative deviation from 1/n of kube-proxy's own n-endpoint cascade."""
     thresholds = [kube_proxy_threshold(n - i, decimals) for i in range(n - 1)] + [None]
-    return max(abs(s * n - 1) for s in shares(thresholds))
+    return max(relative_deviation(s, n) for s in shares(thresholds))

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from .cascade import cascade_precision, collisions, first_collision, kube_proxy_deviation
+from .cascade import cascade_precision, collisions, first_collision, kube_proxy_deviation, relative_deviation
 from .diagnostics import Diagnostic
 from .kube import comment_of
 from .model import Chain, Comment, Dnat, Jump, Ports, Recent, Reject, Rule, StatisticRandom, Table, Verdict
@@ -201,14 +200,13 @@ def endpoint_thresholds(chain: Chain) -> list[int | None] | None:
 
 def _precision(service: Service, chain: Chain, label: str) -> list[Diagnostic]:
     thresholds = endpoint_thresholds(chain)
-    decimals = cascade_precision(thresholds) if thresholds else None
-    if decimals is None:
+    if not thresholds:
         return []
     found = []
     n = len(thresholds)
-    if decimals < 10:
-        fair = Fraction(1, n)
-        worst = max(abs(e.share - fair) / fair for e in service.endpoints)
+    decimals = cascade_precision(thresholds)
+    if decimals is not None and decimals < 10:
+        worst = max(relative_deviation(e.share, n) for e in service.endpoints)
         found.append(Diagnostic("legacy-precision", "info", service.chain, service.line,
                                 f"{label}: probabilities written with {decimals} decimals (kube-proxy before "
                                 f"v1.17); the kernel's shares differ from 1/{n} by up to {float(worst):.4%} "
@@ -216,12 +214,11 @@ def _precision(service: Service, chain: Chain, label: str) -> list[Diagnostic]:
                                 f"{float(kube_proxy_deviation(n, 10)):.1e}"))
     hits = collisions(thresholds)
     if hits:
-        i = hits[0]
-        k = n - i
+        i, k, written = hits[0]
         found.append(Diagnostic("kernel-collision", "info", service.chain, service.line,
-                                f"{label}: the rules for 1/{k} and 1/{k - 1} ({len(hits)} such pair"
-                                f"{'s' * (len(hits) > 1)}) get the same kernel threshold {thresholds[i]}/2^31, "
-                                f"so the kernel cannot give them their different odds; kube-proxy's "
-                                f"{decimals}-decimal cascade first does this at {first_collision(decimals):,} "
-                                "endpoints"))
+                                f"{label}: endpoint rules {i + 1} and {i + 2} (meant as 1/{k} and 1/{k - 1}; "
+                                f"{len(hits)} such pair{'s' * (len(hits) > 1)}) get the same kernel threshold "
+                                f"{thresholds[i]}/2^31, so the kernel cannot give them different odds; "
+                                f"kube-proxy's {written}-decimal cascade first does this at "
+                                f"{first_collision(written):,} endpoints"))
     return found

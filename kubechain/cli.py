@@ -26,9 +26,17 @@ def main() -> None:  # noqa: D103
               help="Skip auto-detection (iptables-save also covers iptables -S).")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
               help="Exit 1 when a diagnostic at or above this severity is found.")
-def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_on: str) -> None:
+@click.option("--tolerance", default="0.1%", show_default=True, metavar="REL",
+              help="Relative deviation from 1/n allowed before `non-uniform` fires: 0.1%, 0.001 or 1/1000.")
+def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_on: str, tolerance: str) -> None:
     """Analyze each FILE (`-` for stdin) on its own: services, endpoints, exact shares."""
     from .analysis import analyze as run_analysis
+    from .numbers import tolerance_from_text
+
+    try:
+        allowed = tolerance_from_text(tolerance)
+    except (ValueError, ZeroDivisionError) as err:
+        raise click.BadParameter(f"{tolerance!r} is not a tolerance ({err})", param_hint="--tolerance") from None
     from .diagnostics import at_or_above
     from .loader import load
 
@@ -42,7 +50,7 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
         except OSError as err:
             click.echo(f"kubechain: cannot read {path}: {err.strerror or err}", err=True)
             sys.exit(2)
-        analyses.append(run_analysis(ruleset))
+        analyses.append(run_analysis(ruleset, allowed))
     if output == "json":
         from .report_json import dumps
         click.echo(dumps(analyses), nl=False)

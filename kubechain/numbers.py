@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from decimal import Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
@@ -31,5 +32,41 @@ def decimal_text(value: Fraction) -> str:
 
 
 def fraction_text(value: Fraction) -> str:
-    """str(sympy.Rational(value)) without paying for sympy: reduced `n/d`, or `n`."""
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    """str(sympy.Rational(value)) without paying for sympy: reduced `n/d`, or `n`. Exact at any
+    size: the k-th rule of a cascade has a denominator of about 2^(31k), past CPython's
+    4,300-digit int→str guard from about 460 endpoints."""
+    if value.denominator == 1:
+        return _int_text(value.numerator)
+    return f"{_int_text(value.numerator)}/{_int_text(value.denominator)}"
+
+
+def short_fraction_text(value: Fraction, width: int = 44) -> str:
+    """fraction_text, or for a long dyadic one `n/2^k (b-bit n)`, for tables (JSON has it whole)."""
+    den = value.denominator
+    digits = (den.bit_length() + value.numerator.bit_length()) * 0.30103  # log10(2)
+    if den & (den - 1) or digits < width:  # not dyadic, or short enough to print whole
+        return fraction_text(value)
+    return f"n/2^{den.bit_length() - 1} ({value.numerator.bit_length():,}-bit n)"
+
+
+def _int_text(n: int) -> str:
+    try:
+        return str(n)
+    except ValueError:  # CPython's guard against slow huge conversions; these are ours, and needed
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(n)
+        finally:
+            sys.set_int_max_str_digits(limit)
+
+
+def tolerance_from_text(text: str) -> Fraction:
+    """`0.001`, `1e-3`, `1/1000` or `0.1%` → Fraction(1, 1000); ValueError when it is none of these
+    or negative. Exact, so a tolerance of 0.1% means 1/1000, not the float nearest to it."""
+    cleaned = text.strip()
+    scale = Fraction(1, 100) if cleaned.endswith("%") else Fraction(1)
+    value = Fraction(cleaned.rstrip("%").strip()) * scale
+    if value < 0:
+        raise ValueError(f"a tolerance cannot be negative: {text}")
+    return value

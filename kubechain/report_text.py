@@ -6,7 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .analysis import Analysis, Service
-from .numbers import decimal_text, fraction_text
+from .numbers import decimal_text, short_fraction_text
 
 
 def render(analysis: Analysis) -> str:
@@ -42,13 +42,14 @@ def _service(s: Service, has_counters: bool) -> list[str]:
             observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
             if total:
                 observed += f" ({e.observed / total:.2%})"
-        rows.append((str(i), e.address or "(no DNAT)", e.chain, fraction_text(e.share),
+        rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
                      _decimal(e.share), deviation, observed))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for row in rows:
         out.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if s.unassigned:
-        out.append(f"  unassigned (no endpoint reached): {fraction_text(s.unassigned)} = {_decimal(s.unassigned)}")
+        out.append(f"  unassigned (no endpoint reached): {short_fraction_text(s.unassigned)} = "
+                   f"{_decimal(s.unassigned)}")
     return out
 
 

@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-RULE_SETS = ("blog", "kube-proxy-overall", "odd", "ipv6")
+RULE_SETS = ("blog", "kube-proxy-overall", "odd", "ipv6", "diag-broken", "diag-repaired")
+HEALTHY_RULE_SETS = ("blog", "kube-proxy-overall", "ipv6", "diag-repaired")
 BACKENDS = ("nft", "legacy")
 NUMERIC_VARIANTS = ("L-n-v", "L-n-v-x", "L-n-line", "L-n-v-x-line", "S", "save", "save-c")
 NAMED_VARIANTS = ("L", "L-v")

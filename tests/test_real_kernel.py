@@ -19,7 +19,8 @@ PRINTOUTS = {
     "L-n-v-x-line": ["-t", "nat", "-L", "-n", "-v", "-x", "--line-numbers"],
     "save-c": None,  # iptables-save -c
 }
-RULE_FILES = {"blog": "iptables", "odd": "iptables", "kube-proxy-overall": "iptables", "ipv6": "ip6tables"}
+RULE_FILES = {"blog": "iptables", "odd": "iptables", "kube-proxy-overall": "iptables", "ipv6": "ip6tables",
+              "diag-broken": "iptables", "diag-repaired": "iptables"}
 
 
 def services_of(text: str, keep_counters: bool) -> list[dict]:
