@@ -54,3 +54,33 @@ def test_fail_on_gates_on_severity():
     assert run("analyze", "--fail-on", "error", odd).exit_code == 1
     blog = str(fixture("blog", "nft", "save"))
     assert run("analyze", "--fail-on", "warning", blog).exit_code == 0
+
+
+def kube_proxy_save_text(n: int) -> str:
+    """iptables-save text of one kube-proxy service with n endpoints (comments dropped, as
+    kube-proxy does above 1000 endpoints); probabilities as iptables prints them back."""
+    from kubechain.cascade import kube_proxy_threshold
+
+    seps = [f"KUBE-SEP-BIG{i:013d}" for i in range(n)]
+    lines = ["*nat", ":KUBE-SERVICES - [0:0]", ":KUBE-SVC-BIGAAAAAAAAAAAAA - [0:0]"]
+    lines += [f":{s} - [0:0]" for s in seps]
+    lines.append("-A KUBE-SERVICES -d 10.96.9.9/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BIGAAAAAAAAAAAAA")
+    for i, s in enumerate(seps):
+        printed = f"{kube_proxy_threshold(n - i, 10) / 2**31:.11f}"
+        statistic = f"-m statistic --mode random --probability {printed} " if i < n - 1 else ""
+        lines.append(f"-A KUBE-SVC-BIGAAAAAAAAAAAAA {statistic}-j {s}")
+    lines += [f"-A {s} -p tcp -m tcp -j DNAT --to-destination 10.64.{i // 256}.{i % 256}:80"
+              for i, s in enumerate(seps)]
+    return "\n".join(lines) + "\nCOMMIT\n"
+
+
+def test_a_600_endpoint_service_prints_exact_shares_past_the_4300_digit_guard():
+    from fractions import Fraction
+
+    text = kube_proxy_save_text(600)
+    doc = json.loads(run("analyze", "--format", "json", "-", stdin=text).output)
+    shares = [Fraction(e["probability"]) for e in doc["services"][0]["endpoints"]]
+    assert len(shares) == 600 and sum(shares) == 1  # exact: conservation holds to the last bit
+    assert max(len(e["probability"]) for e in doc["services"][0]["endpoints"]) > 4300
+    report = run("analyze", "-", stdin=text)
+    assert report.exit_code == 0 and "n/2^" in report.output and "-bit n)" in report.output
