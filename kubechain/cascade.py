@@ -89,8 +89,10 @@ def shares(thresholds: Sequence[int | None]) -> list[Fraction]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def relative_deviation(share: Fraction, n: int) -> Fraction:
-    """|share - 1/n| / (1/n), computed as |share·n - 1| (cheap for huge dyadic shares)."""
+    """|share - 1/n| / (1/n), computed as |share·n - 1| (cheap for huge dyadic shares); cached,
+    as services with equally many endpoints share their shares."""
     return abs(share * n - 1)
 
 
