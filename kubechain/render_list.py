@@ -40,6 +40,7 @@ from .render_values import (
     RenderError,
     address,
     address_text,
+    listed_table,
     mark_value,
     or_zero,
     ordered_chains,
@@ -226,9 +227,7 @@ def render_list(ruleset: Ruleset, names: Names, table: str = "filter", chain: st
                 numeric: bool = False, verbose: bool = False, exact: bool = False, line_numbers: bool = False,
                 protocol_names: bool | None = None) -> str:
     """One table (or one chain of it) as `iptables -t TABLE -L [CHAIN]` with the given flags prints it."""
-    found = ruleset.table(table)
-    if found is None:
-        raise RenderError(f"the ruleset has no {table!r} table (it has {[t.name for t in ruleset.tables]})")
+    found = listed_table(ruleset, table)
     layout = ListLayout(ruleset, names, numeric, verbose, exact, line_numbers, protocol_names)
     chains = ordered_chains(found)
     if chain is not None:

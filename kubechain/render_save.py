@@ -41,6 +41,7 @@ from .render_list import default_reject, full_mask
 from .render_values import (
     RenderError,
     address,
+    listed_table,
     mark_value,
     or_zero,
     ordered_chains,
@@ -142,7 +143,8 @@ def _addrtype(m: AddrType, rule: Rule, family: str, names: Names) -> str:
 
 def _multiport(m: Multiport, rule: Rule, family: str, names: Names) -> str:
     protocol = (rule.protocol or "").lstrip("!")
-    return "-m multiport" + (" !" if m.negated else "") + f" --{m.direction} " + port_list(m.ports, protocol, True, names)
+    ports = port_list(m.ports, protocol, True, names)
+    return "-m multiport" + (" !" if m.negated else "") + f" --{m.direction} {ports}"
 
 
 def _unknown(m: UnknownMatch, rule: Rule, family: str, names: Names) -> str:
@@ -165,7 +167,8 @@ _MATCHES: dict[type, Callable[[object, Rule, str, Names], str]] = {
     StatisticNth: lambda m, rule, family, names: ("-m statistic --mode nth" + (" !" if m.inverted else "")
                                                   + f" --every {m.every} --packet {m.packet}"),
     Recent: _recent,
-    MarkMatch: lambda m, rule, family, names: "-m mark" + (" !" if m.negated else "") + f" --mark {mark_value(m.value)}",
+    MarkMatch: lambda m, rule, family, names: ("-m mark" + (" !" if m.negated else "")
+                                               + f" --mark {mark_value(m.value)}"),
     AddrType: _addrtype,
     ConnState: _conn_state,
     UnknownMatch: _unknown,
@@ -211,9 +214,7 @@ def render_save(ruleset: Ruleset, names: Names, counters: bool = False, backend:
 def render_spec(ruleset: Ruleset, names: Names, table: str = "filter", chain: str | None = None,
                 verbose: bool = False) -> str:
     """`iptables -t TABLE -S [CHAIN] [-v]`: -P / -N lines first, then every rule."""
-    found = ruleset.table(table)
-    if found is None:
-        raise RenderError(f"the ruleset has no {table!r} table (it has {[t.name for t in ruleset.tables]})")
+    found = listed_table(ruleset, table)
     chains = ordered_chains(found)
     if chain is not None:
         chains = [c for c in chains if c.name == chain]

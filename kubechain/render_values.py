@@ -11,11 +11,13 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
-from .model import Chain, Counters, Jump, Rule, Table
+from .model import Chain, Counters, Jump, Rule, Ruleset, Table
 from .names import Names
 
 HOOK_ORDER = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 ZERO = Counters(0, 0)
+BUILTIN_CHAINS = {"filter": ("INPUT", "FORWARD", "OUTPUT"), "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+                  "mangle": HOOK_ORDER, "raw": ("PREROUTING", "OUTPUT"), "security": ("INPUT", "FORWARD", "OUTPUT")}
 
 
 class RenderError(ValueError):
@@ -23,6 +25,17 @@ class RenderError(ValueError):
 
 
 # --- structure ---------------------------------------------------------------------------------
+
+def listed_table(ruleset: Ruleset, name: str) -> Table:
+    """The table `iptables -t NAME` would list: one the ruleset lacks is created on first use,
+    with its built-in chains empty (policy ACCEPT, zero counters)."""
+    table = ruleset.table(name)
+    if table is not None:
+        return table
+    if name not in BUILTIN_CHAINS:
+        raise RenderError(f"the ruleset has no {name!r} table (it has {[t.name for t in ruleset.tables]})")
+    return Table(name, {c: Chain(c, (), "ACCEPT", ZERO) for c in BUILTIN_CHAINS[name]})
+
 
 def ordered_chains(table: Table) -> list[Chain]:
     """Built-in chains in hook order, then user chains sorted by name: both backends print this
