@@ -27,14 +27,21 @@ class RenderError(ValueError):
 # --- structure ---------------------------------------------------------------------------------
 
 def listed_table(ruleset: Ruleset, name: str) -> Table:
-    """The table `iptables -t NAME` would list: one the ruleset lacks is created on first use,
-    with its built-in chains empty (policy ACCEPT, zero counters)."""
+    """The table `iptables -t NAME` would print: a table the ruleset lacks is created on first use."""
     table = ruleset.table(name)
-    if table is not None:
-        return table
-    if name not in BUILTIN_CHAINS:
+    if table is None and name not in BUILTIN_CHAINS:
         raise RenderError(f"the ruleset has no {name!r} table (it has {[t.name for t in ruleset.tables]})")
-    return Table(name, {c: Chain(c, (), "ACCEPT", ZERO) for c in BUILTIN_CHAINS[name]})
+    return with_builtins(table or Table(name), ruleset.partial)
+
+
+def with_builtins(table: Table, partial: bool = False) -> Table:
+    """A table always holds its built-in chains (iptables-restore creates them even when the input
+    does not declare them): missing ones print empty, policy ACCEPT, zero counters. A one-chain
+    listing (`partial`) shows only its chain."""
+    missing = [c for c in BUILTIN_CHAINS.get(table.name, ()) if c not in table.chains]
+    if partial or not missing:
+        return table
+    return Table(table.name, {**{c: Chain(c, (), "ACCEPT", ZERO) for c in missing}, **table.chains}, table.line)
 
 
 def ordered_chains(table: Table) -> list[Chain]:

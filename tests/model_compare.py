@@ -16,17 +16,31 @@ from __future__ import annotations
 import dataclasses
 
 from kubechain import fields
-from kubechain.model import Counters, Multiport, Ports, Recent, Rule, Ruleset, StatisticRandom, Table
+from kubechain.model import (
+    ConnState,
+    Counters,
+    MarkMatch,
+    Multiport,
+    Ports,
+    Recent,
+    Reject,
+    Rule,
+    Ruleset,
+    StatisticRandom,
+    Table,
+)
 from kubechain.names import SYSTEM, Names
-from kubechain.render_list import full_mask
+from kubechain.render_list import default_reject, full_mask
 from kubechain.render_values import (
     address,
     listed_table,
+    mark_value,
     or_zero,
     print_num,
     probability,
     protocol_number,
     save_address,
+    states,
 )
 from kubechain.render_values import port_range as _port_range
 from kubechain.render_values import references as _references
@@ -58,6 +72,10 @@ def _match(match, rule: Rule, family: str, names: Names):
     """Matches with names turned into numbers and iptables' stored defaults filled in."""
     if isinstance(match, StatisticRandom):
         return dataclasses.replace(match, probability=probability(match.threshold))
+    if isinstance(match, MarkMatch):
+        return dataclasses.replace(match, value=mark_value(match.value))
+    if isinstance(match, ConnState):
+        return dataclasses.replace(match, states=states(match.states))
     if isinstance(match, Recent) and match.mask is None:
         return dataclasses.replace(match, mask=full_mask(family))
     if isinstance(match, Ports):
@@ -81,6 +99,7 @@ def _rule(rule: Rule, family: str, names: Names, *, counters: bool, exact: bool,
         out_interface=rule.out_interface if interfaces else None,
         counters=_counters(rule.counters, counters, exact),
         matches=tuple(_match(m, rule, family, names) for m in rule.matches),
+        target=Reject(default_reject(family)) if rule.target == Reject() else rule.target,
         line=0,
     )
 

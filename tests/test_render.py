@@ -10,6 +10,7 @@ import pytest
 from helpers import FIXTURES, fixture
 from model_compare import carried, same_tables
 from render_variants import VARIANTS, fixture_render_call, without_timestamps
+from unusual_rules import UNUSUAL_IPV4, UNUSUAL_IPV6
 
 import kubechain
 from kubechain.model import Chain, Counters, Jump, Rule, Ruleset, Table, UnknownMatch, Verdict
@@ -129,3 +130,14 @@ def test_what_a_format_cannot_carry_is_an_error_not_a_guess():
         render(listed, "nft")
     with pytest.raises(RenderError, match="no chain"):
         render(listed, "iptables-list", table="nat", chain="NOPE")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("rules", [UNUSUAL_IPV4, UNUSUAL_IPV6], ids=["ipv4", "ipv6"])
+def test_unusual_rules_survive_every_format(rules, variant):
+    model = kubechain.loads(rules)
+    fmt, options, _ = VARIANTS[variant]
+    for table in ([None] if fmt == "iptables-save" else [t.name for t in model.tables]):
+        opts = options if table is None else {"table": table, **options}
+        again = kubechain.loads(render(model, fmt, **opts))
+        assert carried(again, fmt, **opts) == carried(model, fmt, **opts)
