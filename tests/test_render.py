@@ -43,7 +43,8 @@ def test_the_save_c_model_renders_every_other_printout(path):
     rule_set, backend = path.name.split(".")[:2]
     model = kubechain.load(fixture(rule_set, backend, "save-c"))
     fmt, options = fixture_render_call(path)
-    if rule_set == "odd" and fmt == "iptables-list" and options.get("chain") is None:
+    if (rule_set in ("odd", "diag-broken") and fmt == "iptables-list" and options.get("chain") is None
+            and options.get("table") == "nat"):  # their -m limit rules are in nat
         with pytest.raises(RenderError, match="-m limit"):
             render(model, fmt, **options)
         return

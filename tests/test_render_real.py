@@ -28,7 +28,8 @@ RULE_FILES = sorted((FIXTURES / "rules").glob("*.rules"))
 def test_render_prints_what_iptables_prints_for_the_fixture_rules(path, backend):
     _kernel()
     checked = assert_renders_like_real(path.read_text(), backend)
-    assert checked["save-c"] == "model" and checked["nat.L-n-v-x"] == ("own parse" if path.stem == "odd" else "model")
+    with_limit = path.stem in ("odd", "diag-broken")  # `-m limit` is kept as save text only
+    assert checked["save-c"] == "model" and checked["nat.L-n-v-x"] == ("own parse" if with_limit else "model")
 
 
 @pytest.mark.parametrize("backend", ["nft", "legacy"])
