@@ -165,3 +165,16 @@ def test_kernel_collision_message_in_a_real_dump():
     analysis = kubechain.analyze(kubechain.load(fixture("diag-broken", "legacy", "L-n-v")))
     message = next(d.message for d in analysis.diagnostics if d.code == "kernel-collision")
     assert "1/44989 and 1/44988" in message and "47734/2^31" in message and "44,989 endpoints" in message
+
+
+@pytest.mark.parametrize(("rule_set", "fail_on", "status"), [
+    ("diag-broken", "error", 1), ("diag-broken", "warning", 1), ("diag-broken", "never", 0),
+    ("diag-repaired", "info", 0), ("blog", "warning", 0), ("ipv6", "warning", 0), ("ipv6", "info", 1),
+])
+def test_fail_on_gates_a_ci_job_on_the_rules(rule_set, fail_on, status):
+    from click.testing import CliRunner
+
+    from kubechain.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", "--fail-on", fail_on, str(fixture(rule_set, "nft", "save-c"))])
+    assert result.exit_code == status, result.output
