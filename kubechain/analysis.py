@@ -119,7 +119,7 @@ def _endpoint(share: EndpointShare, has_counters: bool) -> Endpoint:
         observed = sum(c.packets for c in counters)
         exact = all(c.packets_exact for c in counters)
     first = share.dnat_rules or share.jump_rules
-    return Endpoint(share.chain, address, share.probability, observed, exact, first[0].line if first else None)
+    return Endpoint(share.chain, address, share.mass, observed, exact, first[0].line if first else None)
 
 
 def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Ruleset,
