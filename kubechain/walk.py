@@ -223,7 +223,7 @@ def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit:
         return (zero, came_back) if target.goto else came_back
     if kind is Dnat and target.name == "DNAT":
         if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
-            endpoint = _endpoint(walk, f"{name} -> {target.destination}")
+            endpoint = _endpoint(walk, endpoint_key(name, target.destination))
             endpoint.chain, endpoint.destination = name, target.destination
             if rule not in endpoint.dnat_rules:
                 endpoint.dnat_rules.append(rule)
@@ -246,6 +246,12 @@ def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
     by the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
     hit = mass * p
     return hit, mass - hit
+
+
+def endpoint_key(chain: str, destination: str | None) -> str:
+    """The key of an endpoint in `Walk.endpoints`: a KUBE-SEP chain's name, or for a DNAT
+    outside any KUBE-SEP chain, `CHAIN -> DESTINATION`."""
+    return chain if chain.startswith(ENDPOINT_PREFIX) else f"{chain} -> {destination}"
 
 
 def _endpoint(walk: Walk, chain: str) -> EndpointShare:

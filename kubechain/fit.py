@@ -1,0 +1,185 @@
+"""Goodness of fit: do counted connections (sampled, or a dump's counters) follow the exact
+probabilities the rules give, and would they pass for a fair 1/n?
+
+Cells are the endpoints plus an `unassigned` cell (connections that found no endpoint) when it is
+known. Method, chosen once per fit from the counts (the `test` field says which):
+
+- `chi-square`: Pearson's X^2 = sum (O - E)^2 / E with k - 1 degrees of freedom, when every
+  cell the hypothesis makes possible expects at least 5 connections;
+- `exact-multinomial`: otherwise, when the outcomes can be enumerated (at most
+  :data:`EXACT_LIMIT` of them): the p-value is the total probability of all outcomes no more
+  likely than the one observed; the `statistic` is then the observed outcome's -log probability;
+- `chi-square-pooled`: otherwise, cells expecting < 5 are pooled (smallest first) until the
+  pooled cell expects >= 5; `pooled` says how many cells were merged away;
+- `none`: nothing to test (fewer than two possible cells).
+
+A count in a cell the hypothesis gives probability 0 makes it impossible: p_value 0, statistic
+None (infinite). Tail probabilities are the regularized upper incomplete gamma Q(k/2, X^2/2),
+computed with mpmath (sympy brings it; no scipy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+EXACT_LIMIT = 50_000  # outcomes enumerated at most by the exact multinomial test
+MIN_EXPECTED = 5
+ALPHA = Fraction(1, 1000)  # a verdict says "not consistent" below this p-value (matches 99.9% intervals)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One hypothesis tested: statistic (None when infinite or untested), dof, p_value (None untested)."""
+
+    statistic: float | None
+    dof: int
+    p_value: float | None
+    pooled: int = 0  # cells merged into others because they expected < 5
+    note: str | None = None
+
+    @property
+    def consistent(self) -> bool | None:
+        return None if self.p_value is None else self.p_value >= float(ALPHA)
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """Counts against the exact probabilities (`vs_exact`) and against a fair 1/n (`vs_uniform`)."""
+
+    test: str  # "chi-square", "chi-square-pooled", "exact-multinomial" or "none"
+    vs_exact: Comparison | None
+    vs_uniform: Comparison | None
+    total: int  # connections in the test (unassigned included when known)
+    unassigned: int | None  # connections that found no endpoint; None when not known
+    counters: str  # where the counts come from: "sampled", "dnat" or "jump-rules"
+    reason: str | None = None  # why there is no test, when there is none
+
+
+def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned: int | None,
+                    unassigned_probability: Fraction, counters: str) -> Fit:
+    """Test endpoint `counts` (with the `unassigned` count, or None when it is unknown: the test
+    is then conditional on reaching an endpoint) against the `exact` endpoint probabilities and
+    against 1/n over the n endpoints."""
+    counts = [int(c) for c in counts]
+    n = len(counts)
+    if unassigned is None:
+        reach = 1 - unassigned_probability
+        p_exact = [p / reach for p in exact] if reach else [Fraction(0)] * n
+        observed = counts
+        uniform = [Fraction(1, n)] * n if n else []
+    else:
+        p_exact = [*exact, unassigned_probability]
+        observed = [*counts, unassigned]
+        uniform = [*([Fraction(1, n)] * n), Fraction(0)] if n else [Fraction(1)]
+    total = sum(observed)
+    if total == 0:
+        return Fit("none", None, None, 0, unassigned, counters, "no connections counted")
+    method = _method(observed, (p_exact, uniform))
+    vs_exact = _compare(observed, p_exact, method)
+    vs_uniform = _compare(observed, uniform, method)
+    if vs_exact.p_value is None and vs_uniform.p_value is None:
+        return Fit("none", vs_exact, vs_uniform, total, unassigned, counters, vs_exact.note)
+    return Fit(method, vs_exact, vs_uniform, total, unassigned, counters)
+
+
+def _method(observed: list[int], hypotheses: tuple[list[Fraction], ...]) -> str:
+    total = sum(observed)
+    small = any(0 < p * total < MIN_EXPECTED for probs in hypotheses for p in probs)
+    if not small:
+        return "chi-square"
+    k = max(sum(1 for p in probs if p) for probs in hypotheses)
+    return "exact-multinomial" if k > 1 and math.comb(total + k - 1, k - 1) <= EXACT_LIMIT else "chi-square-pooled"
+
+
+def _compare(observed: list[int], probs: list[Fraction], method: str) -> Comparison:
+    impossible = sum(o for o, p in zip(observed, probs, strict=True) if not p and o)
+    cells = [(o, p) for o, p in zip(observed, probs, strict=True) if p]
+    dof = len(cells) - 1
+    if impossible:
+        return Comparison(None, max(dof, 0), 0.0, note=f"{impossible:,} connection{'s' * (impossible > 1)} "
+                          "counted where this hypothesis gives probability 0")
+    if dof < 1:
+        return Comparison(None, 0, None, note="only one outcome is possible (one endpoint): nothing to test")
+    if method == "exact-multinomial":
+        statistic, p_value = _exact_multinomial([o for o, _ in cells], [p for _, p in cells])
+        return Comparison(statistic, dof, p_value)
+    pooled = 0
+    if method == "chi-square-pooled":
+        cells, pooled = _pool(cells, sum(observed))
+        dof = len(cells) - 1
+        if dof < 1:
+            return Comparison(None, 0, None, pooled, "too few connections to test: every cell pooled into one")
+    total = sum(o for o, _ in cells)
+    statistic = 0.0
+    for o, p in cells:
+        expected = float(p) * total
+        statistic += (o - expected) ** 2 / expected
+    return Comparison(statistic, dof, chi_square_tail(statistic, dof), pooled)
+
+
+def _pool(cells: list[tuple[int, Fraction]], total: int) -> tuple[list[tuple[int, Fraction]], int]:
+    """Merge the cells expecting fewest connections into one until it expects >= 5."""
+    ordered = sorted(cells, key=lambda c: c[1])
+    if ordered[0][1] * total >= MIN_EXPECTED:
+        return cells, 0
+    merged_o, merged_p, used = 0, Fraction(0), 0
+    while used < len(ordered) and merged_p * total < MIN_EXPECTED:
+        o, p = ordered[used]
+        merged_o, merged_p, used = merged_o + o, merged_p + p, used + 1
+    return [(merged_o, merged_p), *ordered[used:]], used - 1
+
+
+def chi_square_tail(statistic: float, dof: int) -> float:
+    """P(X^2_dof >= statistic): the regularized upper incomplete gamma Q(dof/2, statistic/2)."""
+    import mpmath
+
+    return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(statistic) / 2, mpmath.inf, regularized=True))
+
+
+def _exact_multinomial(observed: list[int], probs: list[Fraction]) -> tuple[float, float]:
+    """(-log P(observed), sum of P(y) over all outcomes y with P(y) <= P(observed))."""
+    total = sum(observed)
+    logs = [math.log(p) for p in probs]
+    base = math.lgamma(total + 1)
+
+    def log_prob(outcome: Sequence[int]) -> float:
+        return base + sum(x * lp - math.lgamma(x + 1) for x, lp in zip(outcome, logs, strict=True))
+
+    seen = log_prob(observed)
+    limit = seen + 1e-7 * max(1.0, abs(seen))  # ties within rounding count as "as extreme"
+    p_value = 0.0
+    for outcome in _compositions(total, len(probs)):
+        lp = log_prob(outcome)
+        if lp <= limit:
+            p_value += math.exp(lp)
+    return -seen, min(1.0, p_value)
+
+
+def _compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total + 1):
+        for rest in _compositions(total - first, parts - 1):
+            yield (first, *rest)
+
+
+# --- intervals --------------------------------------------------------------------------------
+
+#: the two-sided 99.9% standard-normal quantile, z_{0.9995}
+Z_999 = 3.2905267314918945
+
+
+def wilson_interval(count: int, total: int, z: float = Z_999) -> tuple[float, float]:
+    """Wilson score interval for a share count/total (99.9% by default): it stays inside [0, 1]
+    and is sensible for shares near 0 or 1, unlike the normal approximation."""
+    if total == 0:
+        return (0.0, 1.0)
+    share = count / total
+    z2 = z * z
+    centre = (share + z2 / (2 * total)) / (1 + z2 / total)
+    half = z * math.sqrt(share * (1 - share) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
