@@ -95,6 +95,9 @@ def verdict(service: Service, fit: Fit, counts: Sequence[int] | None) -> str:
         e = service.endpoints[worst]
         said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} new connections; "
                 f"the rules give {float(e.share / reach):.1%} — {said}")
+    if fit.unassigned:
+        said += (f"; {fit.unassigned:,} ({fit.unassigned / fit.total:.1%}) found no endpoint, the rules give "
+                 f"{float(service.unassigned):.1%}")
     if uniform is not None and uniform.p_value is not None and n > 1:
         if uniform.consistent:
             said += f"; also consistent with a fair 1/n ({_p(uniform.p_value)})"
