@@ -182,4 +182,6 @@ def wilson_interval(count: int, total: int, z: float = Z_999) -> tuple[float, fl
     z2 = z * z
     centre = (share + z2 / (2 * total)) / (1 + z2 / total)
     half = z * math.sqrt(share * (1 - share) / total + z2 / (4 * total * total)) / (1 + z2 / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if count == 0 else max(0.0, centre - half)  # exact at the ends, where rounding would leak
+    high = 1.0 if count == total else min(1.0, centre + half)
+    return (low, high)

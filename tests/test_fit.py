@@ -70,10 +70,12 @@ def test_a_single_endpoint_has_nothing_to_test():
 def test_the_unassigned_cell_or_a_fit_conditional_on_reaching_an_endpoint():
     exact = [HALF, Fraction(1, 4)]
     with_cell = goodness_of_fit([500, 250], exact, 250, Fraction(1, 4), "dnat")
-    assert with_cell.total == 1_000 and with_cell.vs_exact.dof == 2 and with_cell.vs_exact.statistic == pytest.approx(0, abs=1e-9)
+    assert with_cell.total == 1_000 and with_cell.vs_exact.dof == 2
+    assert with_cell.vs_exact.statistic == pytest.approx(0, abs=1e-9)
     assert with_cell.vs_uniform.p_value == 0.0  # uniform gives the unassigned cell nothing
     conditional = goodness_of_fit([500, 250], exact, None, Fraction(1, 4), "dnat")
-    assert conditional.total == 750 and conditional.vs_exact.dof == 1 and conditional.vs_exact.statistic == pytest.approx(0, abs=1e-9)
+    assert conditional.total == 750 and conditional.vs_exact.dof == 1
+    assert conditional.vs_exact.statistic == pytest.approx(0, abs=1e-9)
 
 
 def test_wilson_interval():
@@ -81,7 +83,7 @@ def test_wilson_interval():
     assert low == 0 and high == pytest.approx(Z_999**2 / (100 + Z_999**2))
     low, high = wilson_interval(50, 100)
     assert low + high == pytest.approx(1.0) and low < 0.5 < high
-    assert Z_999 == pytest.approx(3.290526731491893, rel=1e-12)
+    assert pytest.approx(3.290526731491893, rel=1e-12) == Z_999
 
 
 def services(path):
@@ -111,16 +113,16 @@ def test_no_counters_zero_counters_and_rounded_counters():
 
 AFFINITY = """*nat
 :KUBE-SERVICES - [0:0]
-:KUBE-SVC-STICKYAAAAAAAAAAA - [0:0]
-:KUBE-SEP-STICKY0AAAAAAAAAA - [0:0]
-:KUBE-SEP-STICKY1AAAAAAAAAA - [0:0]
-[5000:300000] -A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-STICKYAAAAAAAAAAA
-[3900:0] -A KUBE-SVC-STICKYAAAAAAAAAAA -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-STICKY0AAAAAAAAAA --mask 255.255.255.255 --rsource -j KUBE-SEP-STICKY0AAAAAAAAAA
-[10:0] -A KUBE-SVC-STICKYAAAAAAAAAAA -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-STICKY1AAAAAAAAAA --mask 255.255.255.255 --rsource -j KUBE-SEP-STICKY1AAAAAAAAAA
-[560:0] -A KUBE-SVC-STICKYAAAAAAAAAAA -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-STICKY0AAAAAAAAAA
-[530:0] -A KUBE-SVC-STICKYAAAAAAAAAAA -j KUBE-SEP-STICKY1AAAAAAAAAA
-[4460:0] -A KUBE-SEP-STICKY0AAAAAAAAAA -p tcp -m recent --set --name KUBE-SEP-STICKY0AAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.1.0.1:80
-[540:0] -A KUBE-SEP-STICKY1AAAAAAAAAA -p tcp -m recent --set --name KUBE-SEP-STICKY1AAAAAAAAAA --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.1.0.2:80
+:KUBE-SVC-STICKY - [0:0]
+:KUBE-SEP-S0 - [0:0]
+:KUBE-SEP-S1 - [0:0]
+[5000:300000] -A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-STICKY
+[3900:0] -A KUBE-SVC-STICKY -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-S0 -j KUBE-SEP-S0
+[10:0] -A KUBE-SVC-STICKY -m recent --rcheck --seconds 10800 --reap --name KUBE-SEP-S1 -j KUBE-SEP-S1
+[560:0] -A KUBE-SVC-STICKY -m statistic --mode random --probability 0.5000000000 -j KUBE-SEP-S0
+[530:0] -A KUBE-SVC-STICKY -j KUBE-SEP-S1
+[4460:0] -A KUBE-SEP-S0 -p tcp -m recent --set --name KUBE-SEP-S0 -m tcp -j DNAT --to-destination 10.1.0.1:80
+[540:0] -A KUBE-SEP-S1 -p tcp -m recent --set --name KUBE-SEP-S1 -m tcp -j DNAT --to-destination 10.1.0.2:80
 COMMIT
 """
 

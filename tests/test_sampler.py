@@ -97,7 +97,8 @@ def test_same_seed_same_counts_and_the_filter_does_not_change_a_service():
     alone = sample(ruleset, 20_000, 7, service="odd/skewed")
     assert [s.service.chain for s in alone.services] == ["KUBE-SVC-SKEWED5AAAAAAAAAA"]
     assert counts(alone)["KUBE-SVC-SKEWED5AAAAAAAAAA"] == counts(first)["KUBE-SVC-SKEWED5AAAAAAAAAA"]
-    assert [s.service.chain for s in sample(ruleset, 10, 7, service="NTHAAA").services] == ["KUBE-SVC-NTHAAAAAAAAAAAAAA"]
+    nth = sample(ruleset, 10, 7, service="NTHAAA")
+    assert [s.service.chain for s in nth.services] == ["KUBE-SVC-NTHAAAAAAAAAAAAAA"]
 
 
 def fixture_paths():
@@ -123,7 +124,8 @@ def test_samples_agree_with_the_exact_shares_on_every_fixture(path):
 
 
 def test_odd_chains_nth_inversion_goto():
-    found = {s.service.chain: s for s in sample(kubechain.load(fixture("odd", "legacy", "L-n-v-x")), 30_000, 1).services}
+    result = sample(kubechain.load(fixture("odd", "legacy", "L-n-v-x")), 30_000, 1)
+    found = {s.service.chain: s for s in result.services}
     # nth is a counter, not random: exactly a third each
     assert [e.sampled for e in found["KUBE-SVC-NTHAAAAAAAAAAAAAA"].endpoints] == [10_000] * 3
     inverted = [e.sampled for e in found["KUBE-SVC-INVERTAAAAAAAAAAA"].endpoints]
@@ -138,20 +140,20 @@ def test_odd_chains_nth_inversion_goto():
 
 RETURNS = """*nat
 :KUBE-SERVICES - [0:0]
-:KUBE-SVC-TWOSTATAAAAAAAAAA - [0:0]
+:KUBE-SVC-TWOSTAT - [0:0]
 :KUBE-PICK - [0:0]
-:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]
-:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]
-:KUBE-SEP-CCCCCCCCCCCCCCCC - [0:0]
--A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-TWOSTATAAAAAAAAAA
--A KUBE-SVC-TWOSTATAAAAAAAAAA -j KUBE-PICK
--A KUBE-SVC-TWOSTATAAAAAAAAAA -m statistic --mode random --probability 0.5 -m statistic --mode nth --every 2 -j KUBE-SEP-AAAAAAAAAAAAAAAA
--A KUBE-SVC-TWOSTATAAAAAAAAAA -j KUBE-SEP-BBBBBBBBBBBBBBBB
+:KUBE-SEP-A - [0:0]
+:KUBE-SEP-B - [0:0]
+:KUBE-SEP-C - [0:0]
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-TWOSTAT
+-A KUBE-SVC-TWOSTAT -j KUBE-PICK
+-A KUBE-SVC-TWOSTAT -m statistic --mode random --probability 0.5 -m statistic --mode nth --every 2 -j KUBE-SEP-A
+-A KUBE-SVC-TWOSTAT -j KUBE-SEP-B
 -A KUBE-PICK -m statistic --mode random --probability 0.25 -j RETURN
--A KUBE-PICK -j KUBE-SEP-CCCCCCCCCCCCCCCC
--A KUBE-SEP-AAAAAAAAAAAAAAAA -p tcp -m tcp -j DNAT --to-destination 10.1.0.1:80
--A KUBE-SEP-BBBBBBBBBBBBBBBB -p tcp -m tcp -j DNAT --to-destination 10.1.0.2:80
--A KUBE-SEP-CCCCCCCCCCCCCCCC -p tcp -m tcp -j DNAT --to-destination 10.1.0.3:80
+-A KUBE-PICK -j KUBE-SEP-C
+-A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination 10.1.0.1:80
+-A KUBE-SEP-B -p tcp -m tcp -j DNAT --to-destination 10.1.0.2:80
+-A KUBE-SEP-C -p tcp -m tcp -j DNAT --to-destination 10.1.0.3:80
 COMMIT
 """
 
