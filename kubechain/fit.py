@@ -136,7 +136,9 @@ def chi_square_tail(statistic: float, dof: int) -> float:
     """P(X^2_dof >= statistic): the regularized upper incomplete gamma Q(dof/2, statistic/2)."""
     import mpmath
 
-    return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(statistic) / 2, mpmath.inf, regularized=True))
+    # gammainc(z, a) integrates from a to infinity; naming the infinite bound explicitly picks a
+    # path that is ~30x slower for large statistics, with the same values
+    return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(statistic) / 2, regularized=True))
 
 
 def _exact_multinomial(observed: list[int], probs: list[Fraction]) -> tuple[float, float]:

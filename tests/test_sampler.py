@@ -107,7 +107,7 @@ def fixture_paths():
 
 @pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.name)
 def test_samples_agree_with_the_exact_shares_on_every_fixture(path):
-    result = sample(kubechain.load(path), 20_000, 20_261_127)
+    result = kubechain.sample(kubechain.load(path), 20_000, 20_261_127)
     assert result.services or ".filter." in path.name  # a filter-table listing has no service chains
     for s in result.services:
         assert sum(e.sampled for e in s.endpoints) + s.unassigned == 20_000, s.service.chain
