@@ -160,7 +160,8 @@ def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | Non
     if not exact:
         return Fit("none", None, None, total, None, source,
                    "counters printed with a K/M/G suffix are rounded by up to half a unit, more than the "
-                   "sampling noise this test measures: list with -x (or use iptables-save -c) for a fit")
+                   "sampling noise this test measures: list with -x (or use iptables-save -c) for a fit",
+                   tuple(counts))
     unassigned = entered - total if entered is not None and entered >= total else None
     return goodness_of_fit(counts, shares, unassigned, unassigned_probability, source)
 

@@ -56,6 +56,7 @@ class Fit:
     unassigned: int | None  # connections that found no endpoint; None when not known
     counters: str  # where the counts come from: "sampled", "dnat" or "jump-rules"
     reason: str | None = None  # why there is no test, when there is none
+    counts: tuple[int, ...] = ()  # per endpoint, the counts tested
 
 
 def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned: int | None,
@@ -76,13 +77,13 @@ def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned
         uniform = [*([Fraction(1, n)] * n), Fraction(0)] if n else [Fraction(1)]
     total = sum(observed)
     if total == 0:
-        return Fit("none", None, None, 0, unassigned, counters, "no connections counted")
+        return Fit("none", None, None, 0, unassigned, counters, "no connections counted", tuple(counts))
     method = _method(observed, (p_exact, uniform))
     vs_exact = _compare(observed, p_exact, method)
     vs_uniform = _compare(observed, uniform, method)
     if vs_exact.p_value is None and vs_uniform.p_value is None:
-        return Fit("none", vs_exact, vs_uniform, total, unassigned, counters, vs_exact.note)
-    return Fit(method, vs_exact, vs_uniform, total, unassigned, counters)
+        return Fit("none", vs_exact, vs_uniform, total, unassigned, counters, vs_exact.note, tuple(counts))
+    return Fit(method, vs_exact, vs_uniform, total, unassigned, counters, None, tuple(counts))
 
 
 def _method(observed: list[int], hypotheses: tuple[list[Fraction], ...]) -> str:

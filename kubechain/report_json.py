@@ -60,7 +60,8 @@ def fit_document(fit: Fit | None) -> dict[str, Any] | None:
     if fit is None:
         return None
     return {"test": fit.test, "vs_exact": _comparison(fit.vs_exact), "vs_uniform": _comparison(fit.vs_uniform),
-            "total": fit.total, "unassigned": fit.unassigned, "counters": fit.counters, "reason": fit.reason}
+            "total": fit.total, "unassigned": fit.unassigned, "counters": fit.counters, "reason": fit.reason,
+            "counts": list(fit.counts)}
 
 
 def _comparison(c: Comparison | None) -> dict[str, Any] | None:

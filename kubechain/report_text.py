@@ -3,7 +3,6 @@ exact share, the deviation from a fair 1/n and the counters; then the diagnostic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -56,8 +55,7 @@ def _service(s: Service, has_counters: bool) -> list[str]:
     if s.unassigned:
         out.append(f"  unassigned (no endpoint reached): {fraction_text(s.unassigned)} = {_decimal(s.unassigned)}")
     if s.fit is not None:
-        counts = _fit_counts(s)
-        out.append(f"  counters: {verdict(s, s.fit, counts)}")
+        out.append(f"  counters: {verdict(s, s.fit)}")
         if s.fit.counters == "jump-rules":
             out.append("  (ClientIP affinity: a returning client repeats its endpoint, so the DNAT counters are not "
                        "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
@@ -65,18 +63,13 @@ def _service(s: Service, has_counters: bool) -> list[str]:
     return out
 
 
-def _fit_counts(s: Service) -> list[int] | None:
-    """The per-endpoint counts the observed fit used, when they are the DNAT counters shown."""
-    return [e.observed or 0 for e in s.endpoints] if s.fit and s.fit.counters == "dnat" else None
-
-
-def verdict(service: Service, fit: Fit, counts: Sequence[int] | None) -> str:
+def verdict(service: Service, fit: Fit) -> str:
     """One plain sentence about a fit: consistent with the rules or not, and whether the rules
-    themselves give a fair 1/n. `counts` (per endpoint) lets it name the telling endpoint."""
+    themselves give a fair 1/n, naming the endpoint that tells most."""
     if fit.test == "none":
         return f"no test: {fit.reason}"
     exact, uniform = fit.vs_exact, fit.vs_uniform
-    n = len(service.endpoints)
+    n, counts = len(service.endpoints), fit.counts
     if exact is not None and exact.p_value is not None:
         said = "consistent with the rules" if exact.consistent else "NOT consistent with the rules"
         said += f" ({_p(exact.p_value)})"
@@ -84,7 +77,7 @@ def verdict(service: Service, fit: Fit, counts: Sequence[int] | None) -> str:
             said += f": {exact.note}"
     else:
         said = f"nothing to test against the rules ({exact.note if exact else 'no test'})"
-    total = fit.total if fit.unassigned is not None else sum(counts or ())
+    total = fit.total if fit.unassigned is not None else sum(counts)
     reach = 1 if fit.unassigned is not None else 1 - service.unassigned
     if counts and total and n and reach:
         fair = Fraction(1, n)
@@ -93,7 +86,8 @@ def verdict(service: Service, fit: Fit, counts: Sequence[int] | None) -> str:
         else:
             worst = max(range(n), key=lambda i: abs(service.endpoints[i].share - fair))
         e = service.endpoints[worst]
-        said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} new connections; "
+        who = "new clients' first choices" if fit.counters == "jump-rules" else "new connections"
+        said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} {who}; "
                 f"the rules give {float(e.share / reach):.1%} — {said}")
     if fit.unassigned:
         said += (f"; {fit.unassigned:,} ({fit.unassigned / fit.total:.1%}) found no endpoint, the rules give "
@@ -134,7 +128,7 @@ def render_sample(sample: Sample) -> str:
         widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
         for row in rows:
             lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        lines.append(f"  verdict: {verdict(s, got.fit, [e.sampled for e in got.endpoints])}")
+        lines.append(f"  verdict: {verdict(s, got.fit)}")
     return "\n".join(lines) + "\n"
 
 

@@ -109,6 +109,8 @@ def test_no_counters_zero_counters_and_rounded_counters():
     assert rounded.test == "none" and rounded.vs_exact is None and "-x" in rounded.reason
     exact = services(fixture("odd", "nft", "L-n-v-x"))["KUBE-SVC-UDPDNSAAAAAAAAAAA"].fit
     assert exact.vs_exact.p_value == 0.0  # 123456789 vs 123456 is no fair coin
+    text = CliRunner().invoke(main, ["analyze", str(fixture("odd", "nft", "L-n-v-x"))]).output
+    assert "10.244.0.3:53 got 99.9% of 123,580,245 new connections; the rules give 50.0% — NOT consistent" in text
 
 
 AFFINITY = """*nat
@@ -133,6 +135,7 @@ def test_affinity_fits_the_first_choices_of_new_clients():
     (svc,) = kubechain.analyze(kubechain.loads(AFFINITY)).services
     assert [e.observed for e in svc.endpoints] == [4_460, 540] and svc.observed_total == 5_000
     assert svc.fit.counters == "jump-rules" and svc.fit.total == 1_090 and svc.fit.unassigned is None
+    assert svc.fit.counts == (560, 530)
     assert svc.fit.vs_exact.p_value > 0.1
     text = CliRunner().invoke(main, ["analyze", "-"], input=AFFINITY).output
     assert "first choices of new clients" in text and "consistent with the rules" in text
@@ -144,7 +147,8 @@ def test_json_keys_of_analyze_and_sample():
     assert doc["schema"] == "kubechain/analysis/v1"
     skewed = next(s for s in doc["services"] if s["chain"] == "KUBE-SVC-SKEWED5AAAAAAAAAA")
     assert skewed["observed_total"] == 80_000
-    assert set(skewed["fit"]) == {"test", "vs_exact", "vs_uniform", "total", "unassigned", "counters", "reason"}
+    assert set(skewed["fit"]) == {"test", "vs_exact", "vs_uniform", "total", "unassigned", "counters", "reason",
+                                 "counts"}
     assert set(skewed["fit"]["vs_exact"]) == {"statistic", "dof", "p_value", "pooled", "note"}
     assert skewed["fit"]["vs_uniform"]["p_value"] < 1e-6 <= skewed["fit"]["vs_exact"]["p_value"]
     result = CliRunner().invoke(main, ["sample", "--draws", "5000", "--seed", "3", "--service", "skewed",
