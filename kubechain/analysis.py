@@ -106,9 +106,10 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
         observed_total, fit = None, None
         if ruleset.has_counters:
             observed_total = sum(e.observed or 0 for e in endpoints)
-            if entries is None:
-                entries = _entry_rules(table)
-            fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries))
+            if observed_total:  # all zero: no fit (and no cost on the many idle services of a big node)
+                if entries is None:
+                    entries = _entry_rules(table)
+                fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries))
         service = Service(port.name, port.chain, port.kind, ruleset.family, port.cluster_ip, port.port,
                           port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
                           port.frontends, port.line, observed_total, fit)
@@ -155,7 +156,7 @@ def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | Non
         counts = [e.observed or 0 for e in endpoints]
         exact = all(e.observed_exact or e.observed == 0 for e in endpoints)
     total = sum(counts)
-    if total == 0 and not entered:
+    if total == 0:
         return None
     if not exact:
         return Fit("none", None, None, total, None, source,
