@@ -27,7 +27,7 @@ from fractions import Fraction
 
 EXACT_LIMIT = 50_000  # outcomes enumerated at most by the exact multinomial test
 MIN_EXPECTED = 5
-ALPHA = Fraction(1, 1000)  # a verdict says "not consistent" below this p-value (matches 99.9% intervals)
+ALPHA = 0.001  # a verdict says "not consistent" below this p-value (matches 99.9% intervals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Comparison:
 
     @property
     def consistent(self) -> bool | None:
-        return None if self.p_value is None else self.p_value >= float(ALPHA)
+        return None if self.p_value is None else self.p_value >= ALPHA
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +66,17 @@ def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned
     against 1/n over the n endpoints."""
     counts = [int(c) for c in counts]
     n = len(counts)
+    # exact probabilities decide which cells are possible; the arithmetic of the test is in floats
+    # (a non-zero share is at least 2^-31-ish per rule, far from underflow)
     if unassigned is None:
         reach = 1 - unassigned_probability
-        p_exact = [p / reach for p in exact] if reach else [Fraction(0)] * n
+        p_exact = [float(p / reach) for p in exact] if reach else [0.0] * n
         observed = counts
-        uniform = [Fraction(1, n)] * n if n else []
+        uniform = [1 / n] * n if n else []
     else:
-        p_exact = [*exact, unassigned_probability]
+        p_exact = [*(float(p) for p in exact), float(unassigned_probability)]
         observed = [*counts, unassigned]
-        uniform = [*([Fraction(1, n)] * n), Fraction(0)] if n else [Fraction(1)]
+        uniform = [*([1 / n] * n), 0.0] if n else [1.0]
     total = sum(observed)
     if total == 0:
         return Fit("none", None, None, 0, unassigned, counters, "no connections counted", tuple(counts))
@@ -86,7 +88,7 @@ def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned
     return Fit(method, vs_exact, vs_uniform, total, unassigned, counters, None, tuple(counts))
 
 
-def _method(observed: list[int], hypotheses: tuple[list[Fraction], ...]) -> str:
+def _method(observed: list[int], hypotheses: tuple[list[float], ...]) -> str:
     total = sum(observed)
     small = any(0 < p * total < MIN_EXPECTED for probs in hypotheses for p in probs)
     if not small:
@@ -95,7 +97,7 @@ def _method(observed: list[int], hypotheses: tuple[list[Fraction], ...]) -> str:
     return "exact-multinomial" if k > 1 and math.comb(total + k - 1, k - 1) <= EXACT_LIMIT else "chi-square-pooled"
 
 
-def _compare(observed: list[int], probs: list[Fraction], method: str) -> Comparison:
+def _compare(observed: list[int], probs: list[float], method: str) -> Comparison:
     impossible = sum(o for o, p in zip(observed, probs, strict=True) if not p and o)
     cells = [(o, p) for o, p in zip(observed, probs, strict=True) if p]
     dof = len(cells) - 1
@@ -116,17 +118,17 @@ def _compare(observed: list[int], probs: list[Fraction], method: str) -> Compari
     total = sum(o for o, _ in cells)
     statistic = 0.0
     for o, p in cells:
-        expected = float(p) * total
+        expected = p * total
         statistic += (o - expected) ** 2 / expected
     return Comparison(statistic, dof, chi_square_tail(statistic, dof), pooled)
 
 
-def _pool(cells: list[tuple[int, Fraction]], total: int) -> tuple[list[tuple[int, Fraction]], int]:
+def _pool(cells: list[tuple[int, float]], total: int) -> tuple[list[tuple[int, float]], int]:
     """Merge the cells expecting fewest connections into one until it expects >= 5."""
     ordered = sorted(cells, key=lambda c: c[1])
     if ordered[0][1] * total >= MIN_EXPECTED:
         return cells, 0
-    merged_o, merged_p, used = 0, Fraction(0), 0
+    merged_o, merged_p, used = 0, 0.0, 0
     while used < len(ordered) and merged_p * total < MIN_EXPECTED:
         o, p = ordered[used]
         merged_o, merged_p, used = merged_o + o, merged_p + p, used + 1
@@ -142,7 +144,7 @@ def chi_square_tail(statistic: float, dof: int) -> float:
     return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(statistic) / 2, regularized=True))
 
 
-def _exact_multinomial(observed: list[int], probs: list[Fraction]) -> tuple[float, float]:
+def _exact_multinomial(observed: list[int], probs: list[float]) -> tuple[float, float]:
     """(-log P(observed), sum of P(y) over all outcomes y with P(y) <= P(observed))."""
     total = sum(observed)
     logs = [math.log(p) for p in probs]
