@@ -136,12 +136,27 @@ def _pool(cells: list[tuple[int, float]], total: int) -> tuple[list[tuple[int, f
 
 
 def chi_square_tail(statistic: float, dof: int) -> float:
-    """P(X^2_dof >= statistic): the regularized upper incomplete gamma Q(dof/2, statistic/2)."""
+    """P(X^2_dof >= statistic): the regularized upper incomplete gamma Q(dof/2, statistic/2).
+
+    Degrees of freedom are whole numbers, so Q has a short closed form, summed in mpmath
+    (positive terms, no cancellation, no under- or overflow): Q(1/2, y) = erfc(sqrt(y)),
+    Q(1, y) = e^-y, Q(a+1, y) = Q(a, y) + y^a e^-y / Gamma(a+1). That is ~10x faster than
+    mpmath.gammainc's general series here (hundreds of fits per big dump), which the tests check
+    it against; above 400 degrees of freedom gammainc itself is used."""
     import mpmath
 
-    # gammainc(z, a) integrates from a to infinity; naming the infinite bound explicitly picks a
-    # path that is ~30x slower for large statistics, with the same values
-    return float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(statistic) / 2, regularized=True))
+    y = mpmath.mpf(statistic) / 2
+    if dof > 400:
+        return float(mpmath.gammainc(mpmath.mpf(dof) / 2, y, regularized=True))
+    odd = dof % 2
+    a = mpmath.mpf(1) / 2 if odd else mpmath.mpf(1)
+    q = mpmath.erfc(mpmath.sqrt(y)) if odd else mpmath.exp(-y)
+    term = mpmath.exp(-y) * y**a / mpmath.gamma(a + 1)
+    for _ in range((dof - (1 if odd else 2)) // 2):
+        q += term  # Q(a+1) = Q(a) + t_a, with t_a = y^a e^-y / Gamma(a+1)
+        a += 1
+        term *= y / a  # t_a = t_(a-1) * y / a
+    return float(q)
 
 
 def _exact_multinomial(observed: list[int], probs: list[float]) -> tuple[float, float]:

@@ -24,6 +24,15 @@ def test_chi_square_tail_matches_closed_forms(x):
     assert chi_square_tail(x, 1) == pytest.approx(math.erfc(math.sqrt(x / 2)), rel=1e-12)  # dof 1: erfc
 
 
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 7, 10, 33, 100, 401])
+def test_chi_square_tail_is_the_regularized_upper_incomplete_gamma(dof):
+    import mpmath
+
+    for x in (0.0, 0.2, dof / 2, dof, 2.5 * dof, 300.0, 2_000.0, 1e6):
+        want = float(mpmath.gammainc(mpmath.mpf(dof) / 2, mpmath.mpf(x) / 2, regularized=True))
+        assert chi_square_tail(x, dof) == pytest.approx(want, rel=1e-12, abs=0), (dof, x)
+
+
 def test_large_samples_use_pearson_chi_square():
     fit = goodness_of_fit([5_100, 4_900], [HALF, HALF], None, Fraction(0), "sampled")
     assert fit.test == "chi-square" and fit.total == 10_000
