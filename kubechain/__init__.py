@@ -19,8 +19,9 @@ from .errors import ParseError
 if TYPE_CHECKING:
     from .analysis import Analysis
     from .model import Ruleset
+    from .sampler import Sample
 
-__all__ = ["ParseError", "analyze", "load", "loads"]
+__all__ = ["ParseError", "analyze", "load", "loads", "sample"]
 __version__ = "0.1.0"
 
 
@@ -43,3 +44,10 @@ def analyze(ruleset: Ruleset, *, tolerance: Fraction | None = None) -> Analysis:
     from .analysis import DEFAULT_TOLERANCE
     from .analysis import analyze as _analyze
     return _analyze(ruleset, DEFAULT_TOLERANCE if tolerance is None else Fraction(tolerance))
+
+
+def sample(ruleset: Ruleset, connections: int, seed: int, service: str | None = None) -> Sample:
+    """Send `connections` new connections through each service port chain (or those whose name or
+    chain contains `service`) with the kernel's own random test; counts, intervals and fit tests."""
+    from .sampler import sample as _sample
+    return _sample(ruleset, connections, seed, service)

@@ -12,9 +12,10 @@ from typing import Any
 from .cascade import relative_deviation
 from .checks import no_endpoints, service_findings, table_findings
 from .diagnostics import Diagnostic, ordered
+from .fit import Fit, goodness_of_fit
 from .gcpause import gc_frozen
-from .kube import ServicePort, comment_of, service_ports
-from .model import Ruleset, Table, UnknownMatch
+from .kube import ServicePort, chain_hash, comment_of, service_ports
+from .model import Jump, Recent, Rule, Ruleset, Table, UnknownMatch
 from .numbers import rational
 from .walk import EndpointShare, Walk, walk_chain
 
@@ -51,6 +52,8 @@ class Service:
     unassigned: Fraction  # mass that leaves the chain without reaching a DNAT
     frontends: tuple[Any, ...]
     line: int
+    observed_total: int | None = None  # sum of the endpoints' observed counters; None without counters
+    fit: Fit | None = None  # observed counters vs the exact shares; None without counters or all zero
 
     @property
     def unassigned_probability(self) -> Any:
@@ -101,12 +104,20 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
               tolerance: Fraction) -> list[Service]:
     out = []
     reported_missing: set[str] = set()
+    entries: dict[str, list[Rule]] | None = None
     for port in service_ports(table):
         walk = walk_chain(table.chains, port.chain)
         endpoints = tuple(_endpoint(share, ruleset.has_counters) for share in walk.endpoints.values())
+        observed_total, fit = None, None
+        if ruleset.has_counters:
+            observed_total = sum(e.observed or 0 for e in endpoints)
+            if observed_total:  # all zero: no fit (and no cost on the many idle services of a big node)
+                if entries is None:
+                    entries = _entry_rules(table)
+                fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries))
         service = Service(port.name, port.chain, port.kind, ruleset.family, port.cluster_ip, port.port,
                           port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
-                          port.frontends, port.line)
+                          port.frontends, port.line, observed_total, fit)
         out.append(service)
         diagnostics.extend(_walk_findings(service, port, walk, ruleset, reported_missing, tolerance))
         diagnostics.extend(service_findings(service, table.chains))
@@ -125,7 +136,71 @@ def _endpoint(share: EndpointShare, has_counters: bool) -> Endpoint:
         observed = sum(c.packets for c in counters)
         exact = all(c.packets_exact for c in counters)
     first = share.dnat_rules or share.jump_rules
-    return Endpoint(share.chain, address, share.probability, observed, exact, first[0].line if first else None)
+    return Endpoint(share.chain, address, share.mass, observed, exact, first[0].line if first else None)
+
+
+def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | None) -> Fit | None:
+    """The dump's counters against the exact shares (see README, "Observed counters").
+
+    Counts are the DNAT rules' packet counters (= new connections per endpoint). With ClientIP
+    affinity a returning client repeats its endpoint, so those are not independent draws: the
+    counters of the rules that jump to the endpoints without `recent --rcheck` (the choices made
+    for new clients) are used instead. K/M/G-rounded counters decline the test (reason given):
+    the rounding error can exceed the sampling noise the test measures. `entered` is the count of
+    connections that entered the chain, when known: the rest is the `unassigned` cell."""
+    shares = [e.share for e in endpoints]
+    unassigned_probability = walk.unassigned
+    if walk.affinity_seconds is not None:
+        source = "jump-rules"
+        rules = [[r for r in share.jump_rules if not _rcheck(r)] for share in walk.endpoints.values()]
+        counters = [[r.counters for r in group if r.counters is not None] for group in rules]
+        counts = [sum(c.packets for c in group) for group in counters]
+        exact = all(c.packets_exact for group in counters for c in group)
+        entered = None  # returning clients enter too; only the new clients' choices are counted
+    else:
+        source = "dnat"
+        counts = [e.observed or 0 for e in endpoints]
+        exact = all(e.observed_exact or e.observed == 0 for e in endpoints)
+    total = sum(counts)
+    if total == 0:
+        return None
+    if not exact:
+        return Fit("none", None, None, total, None, source,
+                   "counters printed with a K/M/G suffix are rounded by up to half a unit, more than the "
+                   "sampling noise this test measures: list with -x (or use iptables-save -c) for a fit",
+                   tuple(counts))
+    unassigned = entered - total if entered is not None and entered >= total else None
+    return goodness_of_fit(counts, shares, unassigned, unassigned_probability, source)
+
+
+def _rcheck(rule: Rule) -> bool:
+    return any(type(m) is Recent and m.command in ("CHECK", "UPDATE") for m in rule.matches)
+
+
+def _entry_rules(table: Table) -> dict[str, list[Rule]]:
+    """Rules of KUBE-SERVICES and KUBE-NODEPORTS by the chain they jump to (one scan per table)."""
+    found: dict[str, list[Rule]] = {}
+    for name in ("KUBE-SERVICES", "KUBE-NODEPORTS"):
+        chain = table.chains.get(name)
+        for rule in chain.rules if chain else ():
+            if type(rule.target) is Jump:
+                found.setdefault(rule.target.chain, []).append(rule)
+    return found
+
+
+def _entered(table: Table, chain: str, entries: dict[str, list[Rule]]) -> int | None:
+    """Connections that entered `chain`: the counters of the jumps into it from KUBE-SERVICES,
+    KUBE-NODEPORTS and the chains of its own service port (KUBE-EXT/FW/SVC/SVL with its hash).
+    None when a counter is missing or rounded."""
+    h = chain_hash(chain)
+    rules = list(entries.get(chain, ()))
+    for prefix in ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-"):
+        group = table.chains.get(prefix + h) if h else None
+        if group is not None and group.name != chain:
+            rules.extend(r for r in group.rules if type(r.target) is Jump and r.target.chain == chain)
+    if not rules or any(r.counters is None or not r.counters.packets_exact for r in rules):
+        return None
+    return sum(r.counters.packets for r in rules)  # type: ignore[union-attr]
 
 
 def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Ruleset,

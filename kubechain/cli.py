@@ -61,5 +61,42 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
         sys.exit(1)
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--draws", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="New connections sent through each service port chain.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Same seed, same input: same counts. Each service port has its own stream.")
+@click.option("--service", "service", default=None, metavar="TEXT",
+              help="Only service ports whose name (ns/svc:port) or chain contains TEXT.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--input-format", type=click.Choice(["iptables-list", "iptables-save"]), default=None,
+              help="Skip auto-detection (iptables-save also covers iptables -S).")
+def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, output: str,
+           input_format: str | None) -> None:
+    """Sample new connections through each FILE's service chains with the kernel's own random
+    test, and check the counts against the exact shares."""
+    from .loader import load
+    from .sampler import sample as run_sample
+
+    samples = []
+    for path in files:
+        try:
+            ruleset = load(path, input_format=input_format)
+        except ParseError as err:
+            click.echo(f"kubechain: cannot sample {err.describe()}", err=True)
+            sys.exit(2)
+        except OSError as err:
+            click.echo(f"kubechain: cannot read {path}: {err.strerror or err}", err=True)
+            sys.exit(2)
+        samples.append(run_sample(ruleset, draws, seed, service))
+    if output == "json":
+        from .report_json import sample_dumps
+        click.echo(sample_dumps(samples), nl=False)
+    else:
+        from .report_text import render_sample
+        click.echo("\n".join(render_sample(s) for s in samples), nl=False)
+
+
 if __name__ == "__main__":
     main()

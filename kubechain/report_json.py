@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, Endpoint, Service
+from .fit import Comparison, Fit
 from .numbers import decimal_text, fraction_text
+
+if TYPE_CHECKING:
+    from .sampler import Sample
 
 SCHEMA = "kubechain/analysis/v1"
 
@@ -35,6 +39,8 @@ def _service(s: Service) -> dict[str, Any]:
         "unassigned_probability": fraction_text(s.unassigned),
         "frontends": [{"kind": f.kind, "address": f.address, "port": f.port, "protocol": f.protocol,
                        "chain": f.chain, "line": f.line} for f in s.frontends],
+        "observed_total": s.observed_total,
+        "fit": fit_document(s.fit),
     }
 
 
@@ -47,6 +53,47 @@ def _endpoint(e: Endpoint) -> dict[str, Any]:
         "observed": e.observed,
         "observed_exact": e.observed_exact,
     }
+
+
+def fit_document(fit: Fit | None) -> dict[str, Any] | None:
+    """`services[].fit` and `services[].sample_fit`."""
+    if fit is None:
+        return None
+    return {"test": fit.test, "vs_exact": _comparison(fit.vs_exact), "vs_uniform": _comparison(fit.vs_uniform),
+            "total": fit.total, "unassigned": fit.unassigned, "counters": fit.counters, "reason": fit.reason,
+            "counts": list(fit.counts)}
+
+
+def _comparison(c: Comparison | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"statistic": c.statistic, "dof": c.dof, "p_value": c.p_value, "pooled": c.pooled, "note": c.note}
+
+
+def sample_document(sample: Sample) -> dict[str, Any]:
+    """The analysis document with the sample added: `draws`, `seed`, and per service
+    `endpoints[].sampled`, `endpoints[].sampled_interval`, `sampled_unassigned`, `sample_fit`.
+    Only the sampled service ports are listed."""
+    doc = document(sample.analysis)
+    doc["draws"], doc["seed"] = sample.connections, sample.seed
+    by_chain = {s.service.chain: s for s in sample.services}
+    services = []
+    for entry in doc["services"]:
+        sampled = by_chain.get(entry["chain"])
+        if sampled is None:
+            continue
+        for e, got in zip(entry["endpoints"], sampled.endpoints, strict=True):
+            e["sampled"], e["sampled_interval"] = got.sampled, list(got.interval)
+        entry["sampled_unassigned"] = sampled.unassigned
+        entry["sample_fit"] = fit_document(sampled.fit)
+        services.append(entry)
+    doc["services"] = services
+    return doc
+
+
+def sample_dumps(samples: list[Sample]) -> str:
+    docs = [sample_document(s) for s in samples]
+    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n"
 
 
 def dumps(analyses: list[Analysis]) -> str:

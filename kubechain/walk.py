@@ -1,11 +1,15 @@
-"""Walk a chain as the kernel does for one new connection, with exact probabilities.
+"""Walk a chain as the kernel does for new connections: one walk, generic over what flows.
 
 The connection is a new one to the service, from a client that is not one of its endpoints,
 not inside any source range a rule names (`-s X` does not match, `! -s X` does), not local to
 the node, and unknown to every `recent` list (so `--rcheck` does not match). For a KUBE-SVC
-chain this is every new client; for KUBE-EXT it is a client outside the cluster. Random
-`statistic` rules draw independently, so a rule matching with probability p splits the mass
-reaching it into p (its target) and 1 - p (the next rule). Exact: Python Fractions throughout.
+chain this is every new client; for KUBE-EXT it is a client outside the cluster.
+
+What flows through the walk is decided by a *flow*: :data:`EXACT` sends an exact Fraction mass
+(a rule matching with probability p splits the mass reaching it into p for its target and 1 - p
+for the next rule); :class:`kubechain.sampler.SampledFlow` sends an integer count of connections
+and splits it by drawing the kernel's random numbers. Everything else (jumps, goto, RETURN,
+DNAT, missing chains, cycles) is this one walk, so the sampler cannot diverge from the analysis.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any, Protocol
 
 from .model import (
     AddrType,
@@ -21,6 +26,7 @@ from .model import (
     Dnat,
     Jump,
     Masquerade,
+    Match,
     Recent,
     Reject,
     Rule,
@@ -36,12 +42,31 @@ ONE = Fraction(1)
 _TERMINAL_EXTENSIONS = frozenset({"REDIRECT", "NETMAP", "NFQUEUE", "SYNPROXY", "TPROXY"})
 
 
+#: What a rule's matches decide for the connection: the statistic matches the kernel evaluates, in
+#: order, and whether the rule can match at all (False: a deterministic match fails, after the
+#: statistic matches listed, which the kernel still evaluates: nth counters still advance).
+Gate = tuple[tuple[Match, ...], bool]
+_ALWAYS: Gate = ((), True)
+_NEVER: Gate = ((), False)
+
+
+class Flow(Protocol):
+    """What flows through a walk: an exact mass, or a count of sampled connections."""
+
+    zero: Any  # nothing (falsy); also the type every mass of this flow has
+    whole: Any  # what enters the start chain
+
+    def split(self, mass: Any, rule: Rule, walk: Walk) -> tuple[Any, Any]:
+        """(the part of `mass` that `rule` matches, the part that goes on to the next rule)."""
+
+
 @dataclass(slots=True)
 class EndpointShare:
-    """The mass that ends in one endpoint (a KUBE-SEP chain, or a chain holding a DNAT)."""
+    """The mass that ends in one endpoint (a KUBE-SEP chain, or a chain holding a DNAT):
+    an exact probability (Fraction) or a sampled count of connections (int), by the flow."""
 
     chain: str
-    probability: Fraction = ZERO
+    mass: Any = ZERO
     destination: str | None = None  # DNAT --to-destination; None when the chain has no DNAT
     dnat_rules: list[Rule] = field(default_factory=list)  # the DNAT rules of the chain
     jump_rules: list[Rule] = field(default_factory=list)  # the rules that jump into it
@@ -54,45 +79,88 @@ class Walk:
 
     start: str
     endpoints: dict[str, EndpointShare] = field(default_factory=dict)
-    unassigned: Fraction = ZERO
+    unassigned: Any = ZERO  # mass that leaves the start chain without reaching a DNAT
     missing_chains: dict[str, int] = field(default_factory=dict)  # chain → line of first jump
     cycles: list[tuple[str, int]] = field(default_factory=list)  # (chain, line of the jump)
     affinity_seconds: int | None = None
     no_dnat: list[str] = field(default_factory=list)  # endpoint chains left without a DNAT
     assumed: list[Rule] = field(default_factory=list)  # rules whose unknown match was taken as true
+    zero: Any = ZERO  # the flow's zero
 
 
-def rule_probability(rule: Rule, walk: Walk) -> Fraction:
-    """Probability that `rule` matches the new connection described in the module docstring."""
+def rule_gate(rule: Rule, walk: Walk) -> Gate:
+    """Which of `rule`'s matches decide it for the new connection described in the module
+    docstring. Matches are evaluated in order and the first failing one ends the rule, as in the
+    kernel (the address check comes before any match)."""
     if rule.source is not None and not rule.source_negated:
-        return ZERO
-    p = ONE
+        return _NEVER
+    stats: tuple[Match, ...] = ()
     for m in rule.matches:
         kind = type(m)
         if kind is StatisticRandom or kind is StatisticNth:
-            p *= m.match_probability
+            stats += (m,)
         elif kind is Recent:
             if m.command in ("CHECK", "UPDATE"):
                 if m.seconds is not None:
                     walk.affinity_seconds = max(walk.affinity_seconds or 0, m.seconds)
                 if not m.inverted:
-                    return ZERO
+                    return (stats, False) if stats else _NEVER
             elif m.inverted:
-                return ZERO
+                return (stats, False) if stats else _NEVER
         elif kind is AddrType:
             if (m.src_type == "LOCAL") != m.src_negated and m.src_type is not None:
-                return ZERO
+                return (stats, False) if stats else _NEVER
         elif kind is ConnState:
             if ("NEW" in m.states.split(",")) == m.negated:
-                return ZERO
+                return (stats, False) if stats else _NEVER
         elif kind is UnknownMatch:
             walk.assumed.append(rule)
+    return (stats, True) if stats else _ALWAYS
+
+
+def rule_probability(rule: Rule, walk: Walk) -> Fraction:
+    """Probability that `rule` matches the new connection: the product of its statistic matches'
+    probabilities (independent draws; nth selects 1/N over time), or 0."""
+    stats, possible = rule_gate(rule, walk)
+    if not possible:
+        return ZERO
+    p = ONE
+    for m in stats:
+        p *= m.match_probability  # type: ignore[attr-defined]
     return p
 
 
-def walk_chain(chains: dict[str, Chain], start: str) -> Walk:
-    walk = Walk(start)
-    returned = _run(chains, start, ONE, walk, [], None)
+class ExactFlow:
+    """Exact Fraction masses: the walk of one new connection, as probabilities."""
+
+    zero = ZERO
+    whole = ONE
+
+    def split(self, mass: Fraction, rule: Rule, walk: Walk) -> tuple[Fraction, Fraction]:
+        """Written for a million rules: a rule that surely matches moves the mass without
+        arithmetic, and Fractions are only built where a statistic match splits it."""
+        stats, possible = rule_gate(rule, walk)
+        if not possible:
+            return ZERO, mass
+        if not stats:
+            return mass, ZERO
+        p = stats[0].match_probability  # type: ignore[attr-defined]
+        for m in stats[1:]:
+            p *= m.match_probability  # type: ignore[attr-defined]
+        if p == 1:
+            return mass, ZERO
+        if not p:
+            return ZERO, mass
+        return _split(mass, p)
+
+
+EXACT = ExactFlow()
+
+
+def walk_chain(chains: dict[str, Chain], start: str, flow: Flow = EXACT) -> Walk:
+    """Send the flow's whole into chain `start` and follow it to the endpoints."""
+    walk = Walk(start, unassigned=flow.zero, zero=flow.zero)
+    returned = _run(chains, start, flow.whole, walk, [], None, flow)
     if returned:
         walk.unassigned += returned
     for share in walk.endpoints.values():
@@ -107,31 +175,25 @@ def walk_chain(chains: dict[str, Chain], start: str) -> Walk:
     return walk
 
 
-def _run(chains: dict[str, Chain], name: str, mass: Fraction, walk: Walk, stack: list[str],
-         endpoint: EndpointShare | None) -> Fraction:
-    """Send `mass` into chain `name`; return the mass that comes back to the caller.
-
-    Written for a million rules: a rule that surely matches moves the mass without arithmetic,
-    and Fractions are only built where a statistic match splits it.
-    """
+def _run(chains: dict[str, Chain], name: str, mass: Any, walk: Walk, stack: list[str],
+         endpoint: EndpointShare | None, flow: Flow) -> Any:
+    """Send `mass` into chain `name`; return the mass that comes back to the caller."""
     chain = chains[name]
     stack.append(name)
     remaining = mass
-    back = ZERO  # mass that left through RETURN, or through the end of a goto'd chain
+    zero = walk.zero
+    back = zero  # mass that left through RETURN, or through the end of a goto'd chain
+    split = flow.split
     for rule in chain.rules:
         target = rule.target
         if type(target) is Jump and target.chain.startswith(ENDPOINT_PREFIX):
             _endpoint(walk, target.chain).jump_rules.append(rule)
         if not remaining:
             continue  # keep registering endpoints in chain order, nothing else to do
-        p = rule_probability(rule, walk)
-        if not p:
+        hit, rest = split(remaining, rule, walk)
+        if not hit:
             continue
-        if p == 1:
-            hit, rest = remaining, ZERO
-        else:
-            hit, rest = _split(remaining, p)
-        came_back = _apply(chains, name, rule, target, hit, walk, stack, endpoint)
+        came_back = _apply(chains, name, rule, target, hit, walk, stack, endpoint, flow)
         if type(came_back) is tuple:  # (to this chain, to the caller) from a goto or RETURN
             came_back, left = came_back
             back = back + left if back else left
@@ -140,12 +202,13 @@ def _run(chains: dict[str, Chain], name: str, mass: Fraction, walk: Walk, stack:
     return remaining + back if back else remaining
 
 
-def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit: Fraction, walk: Walk,
-           stack: list[str], endpoint: EndpointShare | None) -> Fraction | tuple[Fraction, Fraction]:
+def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit: Any, walk: Walk,
+           stack: list[str], endpoint: EndpointShare | None, flow: Flow) -> Any:
     """What `target` does with the mass `hit`: the mass that continues in this chain, or a
     (continues, returns to the caller) pair."""
     if target is None:
         return hit
+    zero = walk.zero
     kind = type(target)
     if kind is Jump:
         if target.chain not in chains:
@@ -153,27 +216,27 @@ def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit:
         elif target.chain in stack:
             walk.cycles.append((target.chain, rule.line))
             walk.unassigned += hit
-            return ZERO
+            return zero
         else:
             inner = _endpoint(walk, target.chain) if target.chain.startswith(ENDPOINT_PREFIX) else endpoint
-            came_back = _run(chains, target.chain, hit, walk, stack, inner)
-        return (ZERO, came_back) if target.goto else came_back
+            came_back = _run(chains, target.chain, hit, walk, stack, inner, flow)
+        return (zero, came_back) if target.goto else came_back
     if kind is Dnat and target.name == "DNAT":
         if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
-            endpoint = _endpoint(walk, f"{name} -> {target.destination}")
+            endpoint = _endpoint(walk, endpoint_key(name, target.destination))
             endpoint.chain, endpoint.destination = name, target.destination
             if rule not in endpoint.dnat_rules:
                 endpoint.dnat_rules.append(rule)
-        endpoint.probability = endpoint.probability + hit if endpoint.probability else hit
-        return ZERO
+        endpoint.mass = endpoint.mass + hit if endpoint.mass else hit
+        return zero
     if kind is Verdict:
         if target.name == "RETURN":
-            return (ZERO, hit)
+            return (zero, hit)
         walk.unassigned += hit
-        return ZERO
+        return zero
     if kind in (Reject, Masquerade, Dnat) or getattr(target, "name", "") in _TERMINAL_EXTENSIONS:
         walk.unassigned += hit
-        return ZERO
+        return zero
     return hit  # MARK, LOG, CONNMARK…: non-terminating, evaluation continues
 
 
@@ -187,10 +250,16 @@ def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
     return mass * p, mass * (ONE - p)
 
 
+def endpoint_key(chain: str, destination: str | None) -> str:
+    """The key of an endpoint in `Walk.endpoints`: a KUBE-SEP chain's name, or for a DNAT
+    outside any KUBE-SEP chain, `CHAIN -> DESTINATION`."""
+    return chain if chain.startswith(ENDPOINT_PREFIX) else f"{chain} -> {destination}"
+
+
 def _endpoint(walk: Walk, chain: str) -> EndpointShare:
     share = walk.endpoints.get(chain)
     if share is None:
-        share = walk.endpoints[chain] = EndpointShare(chain)
+        share = walk.endpoints[chain] = EndpointShare(chain, walk.zero)
     return share
 
 
@@ -203,5 +272,5 @@ def _missing(walk: Walk, chain: str, rule: Rule, hit: Fraction) -> Fraction:
         return hit
     share = _endpoint(walk, chain)
     share.missing = True
-    share.probability += hit
-    return ZERO
+    share.mass += hit
+    return walk.zero

@@ -19,6 +19,8 @@ BACKENDS = ("nft", "legacy")
 NUMERIC_VARIANTS = ("L-n-v", "L-n-v-x", "L-n-line", "L-n-v-x-line", "S", "save", "save-c")
 NAMED_VARIANTS = ("L", "L-v")
 ALL_VARIANTS = NUMERIC_VARIANTS + NAMED_VARIANTS
+#: network namespaces are named PREFIX + 8 hex digits (sessions sharing a machine set their own)
+NETNS_PREFIX = os.environ.get("KUBECHAIN_NETNS_PREFIX", "kubechain-test-")
 
 
 def fixture(rule_set: str, backend: str, variant: str) -> Path:
@@ -43,7 +45,7 @@ def netns() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"real-kernel test cannot run in CI: {reason}")
         pytest.skip(reason)
-    name = f"kubechain-test-{uuid.uuid4().hex[:8]}"
+    name = f"{NETNS_PREFIX}{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         yield name

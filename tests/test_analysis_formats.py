@@ -16,6 +16,8 @@ def comparable(path, keep_counters, named=False):
             f.pop("line")
             if named:  # without -n, iptables prints 127.0.0.0/8 as `loopback/8`: names, not addresses
                 f.pop("address")
+        if not keep_counters:  # the counter-derived keys too
+            service["observed_total"] = service["fit"] = None
         for e in service["endpoints"]:
             if not keep_counters:
                 e["observed"] = e["observed_exact"] = None
