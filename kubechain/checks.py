@@ -17,6 +17,7 @@ from .cascade import cascade_precision, collisions, first_collision, kube_proxy_
 from .diagnostics import Diagnostic
 from .kube import comment_of
 from .model import Chain, Comment, Dnat, Jump, Ports, Recent, Reject, Rule, StatisticRandom, Table, Verdict
+from .verdict import verdict
 
 if TYPE_CHECKING:
     from .analysis import Service
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 #: chains kube-proxy creates per service or endpoint; one that nothing jumps to is stale
 PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-", "KUBE-SEP-")
 _COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
+SKEW_P_VALUE = 1e-6  # observed-skew fires below this fit p-value
 _NO_ENDPOINTS = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$")
 
 
@@ -127,9 +129,10 @@ def _destination(rule: Rule) -> str:
 
 
 def service_findings(service: Service, chains: dict[str, Chain]) -> list[Diagnostic]:
-    """duplicate-endpoint, comment-mismatch, legacy-precision and kernel-collision of one service."""
+    """duplicate-endpoint, comment-mismatch, observed-skew, session-affinity, legacy-precision and
+    kernel-collision of one service."""
     label = service.name or service.chain
-    found = _duplicates(service, label)
+    found = _duplicates(service, label) + _observed_skew(service, label)
     chain = chains.get(service.chain)
     if chain is not None:
         found.extend(_comment_mismatches(service, chain, chains, label))
@@ -159,6 +162,17 @@ def _duplicates(service: Service, label: str) -> list[Diagnostic]:
                        f"{label}: {len(same)} endpoint chains ({', '.join(e.chain for e in same)}) DNAT to "
                        f"{address}, which therefore gets {float(sum(e.share for e in same)):.4%} of new connections")
             for address, same in by_address.items() if len(same) > 1]
+
+
+def _observed_skew(service: Service, label: str) -> list[Diagnostic]:
+    """The counters contradict the exact shares: p < 1e-6, so about one healthy service in a
+    million is flagged by chance (the verdict line's 0.001 is for reading, this is for alerting)."""
+    fit = service.fit
+    exact = fit.vs_exact if fit is not None else None
+    if exact is None or exact.p_value is None or exact.p_value >= SKEW_P_VALUE:
+        return []
+    return [Diagnostic("observed-skew", "warning", service.chain, service.line,
+                       f"{label}: the counters contradict the rules: {verdict(service, fit)}")]
 
 
 def _comment_mismatches(service: Service, chain: Chain, chains: dict[str, Chain], label: str) -> list[Diagnostic]:

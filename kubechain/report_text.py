@@ -7,8 +7,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .analysis import Analysis, Service
-from .fit import Fit
 from .numbers import decimal_text, short_fraction_text
+from .verdict import verdict
 
 if TYPE_CHECKING:
     from .sampler import Sample
@@ -62,49 +62,6 @@ def _service(s: Service, has_counters: bool) -> list[str]:
                        "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
                        "endpoints, i.e. the first choices of new clients)")
     return out
-
-
-def verdict(service: Service, fit: Fit) -> str:
-    """One plain sentence about a fit: consistent with the rules or not, and whether the rules
-    themselves give a fair 1/n, naming the endpoint that tells most."""
-    if fit.test == "none":
-        return f"no test: {fit.reason}"
-    exact, uniform = fit.vs_exact, fit.vs_uniform
-    n, counts = len(service.endpoints), fit.counts
-    if exact is not None and exact.p_value is not None:
-        said = "consistent with the rules" if exact.consistent else "NOT consistent with the rules"
-        said += f" ({_p(exact.p_value)})"
-        if exact.note:
-            said += f": {exact.note}"
-    else:
-        said = f"nothing to test against the rules ({exact.note if exact else 'no test'})"
-    total = fit.total if fit.unassigned is not None else sum(counts)
-    reach = 1 if fit.unassigned is not None else 1 - service.unassigned
-    if counts and total and n and reach:
-        fair = Fraction(1, n)
-        if exact is not None and exact.consistent is False:
-            worst = max(range(n), key=lambda i: abs(counts[i] / total - float(service.endpoints[i].share / reach)))
-        else:
-            worst = max(range(n), key=lambda i: abs(service.endpoints[i].share - fair))
-        e = service.endpoints[worst]
-        who = "new clients' first choices" if fit.counters == "jump-rules" else "new connections"
-        said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} {who}; "
-                f"the rules give {float(e.share / reach):.1%} — {said}")
-    if fit.unassigned:
-        said += (f"; {fit.unassigned:,} ({fit.unassigned / fit.total:.1%}) found no endpoint, the rules give "
-                 f"{float(service.unassigned):.1%}")
-    if uniform is not None and uniform.p_value is not None and n > 1:
-        if uniform.consistent:
-            said += f"; also consistent with a fair 1/n ({_p(uniform.p_value)})"
-        elif exact is None or exact.consistent is not False:
-            said += f"; but the rules themselves are not uniform (1/n = {1 / n:.1%}; {_p(uniform.p_value)} against 1/n)"
-        else:
-            said += f"; nor a fair 1/n ({_p(uniform.p_value)})"
-    return said
-
-
-def _p(p: float) -> str:
-    return f"p = {p:.2g}"
 
 
 def render_sample(sample: Sample) -> str:

@@ -22,8 +22,9 @@ def comparable(path, keep_counters, named=False):
             if not keep_counters:
                 e["observed"] = e["observed_exact"] = None
     # -L listings here print the nat table only; no-endpoints comes from the filter table
-    diagnostics = sorted((d["code"], d["chain"]) for d in doc["diagnostics"]
-                         if d["code"] not in ("unknown-match", "no-endpoints"))
+    # and observed-skew needs exact counters
+    ignored = ("unknown-match", "no-endpoints") + (() if keep_counters else ("observed-skew",))
+    diagnostics = sorted((d["code"], d["chain"]) for d in doc["diagnostics"] if d["code"] not in ignored)
     return doc["services"], diagnostics
 
 

@@ -32,6 +32,9 @@ BROKEN = {
 }
 #: kube-proxy's filter-table rules for services without (local) endpoints; not in `-t nat` printouts
 NO_ENDPOINTS = {("no-endpoints", None)}
+#: counters that contradict the rules (9,000 : 500 : 500 where each should get a third); only printouts with counters
+OBSERVED_SKEW = {("observed-skew", "KUBE-SVC-DIAGOBSERVEDAAAA")}
+COUNTED = ("L-n-v", "L-n-v-x", "L-n-v-x-line", "L-v", "save-c")
 
 
 def findings(path, **options) -> set[tuple[str, str | None]]:
@@ -41,7 +44,8 @@ def findings(path, **options) -> set[tuple[str, str | None]]:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_each_code_fires_on_its_cause_in_every_format(backend, variant):
-    expected = BROKEN | (NO_ENDPOINTS if variant.startswith("save") else set())
+    expected = (BROKEN | (NO_ENDPOINTS if variant.startswith("save") else set())
+                | (OBSERVED_SKEW if variant in COUNTED else set()))
     assert findings(fixture("diag-broken", backend, variant)) == expected
 
 
