@@ -105,6 +105,7 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
     out = []
     reported_missing: set[str] = set()
     entries: dict[str, list[Rule]] | None = None
+    jumps_into: Counter[str] | None = None
     for port in service_ports(table):
         walk = walk_chain(table.chains, port.chain)
         endpoints = tuple(_endpoint(share, ruleset.has_counters) for share in walk.endpoints.values())
@@ -113,8 +114,9 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
             observed_total = sum(e.observed or 0 for e in endpoints)
             if observed_total:  # all zero: no fit (and no cost on the many idle services of a big node)
                 if entries is None:
-                    entries = _entry_rules(table)
-                fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries))
+                    entries, jumps_into = _entry_rules(table), _endpoint_jumps(table)
+                shared = any(jumps_into[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
+                fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries), shared)
         service = Service(port.name, port.chain, port.kind, ruleset.family, port.cluster_ip, port.port,
                           port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
                           port.frontends, port.line, observed_total, fit)
@@ -139,7 +141,8 @@ def _endpoint(share: EndpointShare, has_counters: bool) -> Endpoint:
     return Endpoint(share.chain, address, share.mass, observed, exact, first[0].line if first else None)
 
 
-def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | None) -> Fit | None:
+def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | None,
+                 shared: bool = False) -> Fit | None:
     """The dump's counters against the exact shares (see README, "Observed counters").
 
     Counts are the DNAT rules' packet counters (= new connections per endpoint). With ClientIP
@@ -147,16 +150,20 @@ def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | Non
     counters of the rules that jump to the endpoints without `recent --rcheck` (the choices made
     for new clients) are used instead. K/M/G-rounded counters decline the test (reason given):
     the rounding error can exceed the sampling noise the test measures. `entered` is the count of
-    connections that entered the chain, when known: the rest is the `unassigned` cell."""
+    connections that entered the chain, when known: the rest is the `unassigned` cell. `shared`:
+    other chains jump into these endpoint chains too (KUBE-SVC and KUBE-SVL of an
+    externalTrafficPolicy: Local service), so their DNAT counters mix both paths and this
+    chain's own jump rules are counted instead."""
     shares = [e.share for e in endpoints]
     unassigned_probability = walk.unassigned
-    if walk.affinity_seconds is not None:
+    if walk.affinity_seconds is not None or shared:
         source = "jump-rules"
         rules = [[r for r in share.jump_rules if not _rcheck(r)] for share in walk.endpoints.values()]
         counters = [[r.counters for r in group if r.counters is not None] for group in rules]
         counts = [sum(c.packets for c in group) for group in counters]
         exact = all(c.packets_exact for group in counters for c in group)
-        entered = None  # returning clients enter too; only the new clients' choices are counted
+        if walk.affinity_seconds is not None:
+            entered = None  # returning clients enter too; only the new clients' choices are counted
     else:
         source = "dnat"
         counts = [e.observed or 0 for e in endpoints]
@@ -175,6 +182,12 @@ def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | Non
 
 def _rcheck(rule: Rule) -> bool:
     return any(type(m) is Recent and m.command in ("CHECK", "UPDATE") for m in rule.matches)
+
+
+def _endpoint_jumps(table: Table) -> Counter[str]:
+    """How many rules of the table jump into each KUBE-SEP chain (one scan per table)."""
+    return Counter(rule.target.chain for chain in table.chains.values() for rule in chain.rules
+                   if type(rule.target) is Jump and rule.target.chain.startswith("KUBE-SEP-"))
 
 
 def _entry_rules(table: Table) -> dict[str, list[Rule]]:

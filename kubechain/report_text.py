@@ -57,7 +57,11 @@ def _service(s: Service, has_counters: bool) -> list[str]:
                    f"{_decimal(s.unassigned)}")
     if s.fit is not None:
         out.append(f"  counters: {verdict(s, s.fit)}")
-        if s.fit.counters == "jump-rules":
+        if s.fit.counters == "jump-rules" and s.affinity_seconds is None:
+            out.append("  (other chains jump into these endpoint chains too, as KUBE-SVC and KUBE-SVL of an "
+                       "externalTrafficPolicy: Local service do, so their DNAT counters mix both paths; fitted on "
+                       "the counters of this chain's own jumps to the endpoints)")
+        elif s.fit.counters == "jump-rules":
             out.append("  (ClientIP affinity: a returning client repeats its endpoint, so the DNAT counters are not "
                        "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
                        "endpoints, i.e. the first choices of new clients)")

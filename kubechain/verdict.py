@@ -34,7 +34,8 @@ def verdict(service: Service, fit: Fit) -> str:
         else:
             worst = max(range(n), key=lambda i: abs(service.endpoints[i].share - fair))
         e = service.endpoints[worst]
-        who = "new clients' first choices" if fit.counters == "jump-rules" else "new connections"
+        first_choices = fit.counters == "jump-rules" and service.affinity_seconds is not None
+        who = "new clients' first choices" if first_choices else "new connections"
         said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} {who}; "
                 f"the rules give {float(e.share / reach):.1%} — {said}")
     if fit.unassigned:

@@ -182,3 +182,20 @@ def test_fail_on_gates_a_ci_job_on_the_rules(rule_set, fail_on, status):
 
     result = CliRunner().invoke(main, ["analyze", "--fail-on", fail_on, str(fixture(rule_set, "nft", "save-c"))])
     assert result.exit_code == status, result.output
+
+
+def test_endpoint_chains_shared_by_svc_and_svl_are_fitted_on_their_own_jumps():
+    # externalTrafficPolicy: Local: the local endpoint's DNAT counter (6,000) counts the KUBE-SVC and
+    # the KUBE-SVL path; healthy rules, healthy traffic, no observed-skew
+    from kubechain.analysis import observed_fit
+    from kubechain.walk import walk_chain
+
+    ruleset = kubechain.load(fixture("diag-repaired", "legacy", "save-c"))
+    service = next(s for s in kubechain.analyze(ruleset).services if s.chain == "KUBE-SVC-DIAGLOCALAAAAAAA")
+    assert [e.observed for e in service.endpoints] == [6000, 1000, 1000]
+    assert service.fit.counters == "jump-rules" and service.fit.counts == (1000, 1000, 1000)
+    assert service.fit.vs_exact.p_value > 0.5
+    # the DNAT counters themselves would have looked like a 75% skew
+    walk = walk_chain(ruleset.table("nat").chains, service.chain)
+    naive = observed_fit(walk, service.endpoints, None, shared=False)
+    assert naive.counters == "dnat" and naive.vs_exact.p_value < 1e-6

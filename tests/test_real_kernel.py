@@ -4,6 +4,7 @@ every printout is what was loaded. Skips without root or binaries; fails instead
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -44,14 +45,9 @@ def test_printouts_of_loaded_rules_parse_back_to_the_loaded_rules(netns, rule_se
     loaded = "\n".join(line for line in rules.split("\n") if not line.startswith("#"))
     subprocess.run(["ip", "netns", "exec", netns, f"{binary}-restore", "-c"], input=loaded, text=True,
                    check=True)
-    expected = services_of(rules, keep_counters=True)
+    # rules loaded without [packets:bytes] start at zero
+    expected = services_of(re.sub(r"^-A ", "[0:0] -A ", rules, flags=re.M), keep_counters=True)
     assert expected, "the rule file itself must analyze to services"
-    for e in (e for s in expected for e in s["endpoints"]):
-        if e["observed"] is None:  # rules loaded without [packets:bytes] start at zero
-            e["observed"], e["observed_exact"] = 0, True
-    for s in expected:
-        if s["observed_total"] is None:  # ... so their total is 0, which has no fit
-            s["observed_total"] = 0
     for variant, args in PRINTOUTS.items():
         command = [f"{binary}-save", "-c"] if args is None else [binary, *args]
         printed = subprocess.run(["ip", "netns", "exec", netns, *command], capture_output=True, text=True,
