@@ -49,7 +49,7 @@ _PIECE = re.compile(
     r"(?: dst-type (?P<a_dst_inv>!)?(?P<a_dst>\S+))?(?P<a_extra>(?: limit-in| limit-out)*))"
     r"|(?P<ctstate>(?P<c_inv>! )?ctstate (?P<c_states>\S+))"
     r"|(?P<state>(?P<s_inv>! )?state (?P<s_states>\S+))"
-    r"|(?P<multiport>multiport (?P<mp_dir>dports|sports|ports) (?P<mp_inv>! ?)?(?P<mp_val>\S+))"
+    r"|(?P<multiport>multiport (?P<mp_dir>dports|sports|ports) (?P<mp_inv> ?! ?)?(?P<mp_val>\S+))"
     r"|(?P<other>\S+)"
     r")"
 )

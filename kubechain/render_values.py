@@ -1,0 +1,231 @@
+"""Field values as iptables 1.8.9 prints them, shared by the listing and the save renderers.
+
+The model keeps values as some input printed them (`loopback/8`, `dpt:http`, `0.3333333333`);
+iptables prints what the kernel stores (a masked address, a port number, a 31-bit threshold).
+So each value is first brought back to that stored form, then printed the way one format does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+
+from .model import Chain, Counters, Jump, Rule, Ruleset, Table
+from .names import Names
+
+HOOK_ORDER = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+ZERO = Counters(0, 0)
+BUILTIN_CHAINS = {"filter": ("INPUT", "FORWARD", "OUTPUT"), "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+                  "mangle": HOOK_ORDER, "raw": ("PREROUTING", "OUTPUT"), "security": ("INPUT", "FORWARD", "OUTPUT")}
+
+
+class RenderError(ValueError):
+    """The model lacks what the asked format prints (e.g. a match kept verbatim in another format)."""
+
+
+# --- structure ---------------------------------------------------------------------------------
+
+def listed_table(ruleset: Ruleset, name: str) -> Table:
+    """The table `iptables -t NAME` would print: a table the ruleset lacks is created on first use."""
+    table = ruleset.table(name)
+    if table is None and name not in BUILTIN_CHAINS:
+        raise RenderError(f"the ruleset has no {name!r} table (it has {[t.name for t in ruleset.tables]})")
+    return with_builtins(table or Table(name), ruleset.partial)
+
+
+def with_builtins(table: Table, partial: bool = False) -> Table:
+    """A table always holds its built-in chains (iptables-restore creates them even when the input
+    does not declare them): missing ones print empty, policy ACCEPT, zero counters. A one-chain
+    listing (`partial`) shows only its chain."""
+    missing = [c for c in BUILTIN_CHAINS.get(table.name, ()) if c not in table.chains]
+    if partial or not missing:
+        return table
+    return Table(table.name, {**{c: Chain(c, (), "ACCEPT", ZERO) for c in missing}, **table.chains}, table.line)
+
+
+def ordered_chains(table: Table) -> list[Chain]:
+    """Built-in chains in hook order, then user chains sorted by name: both backends print this
+    order whatever order the chains were created in."""
+    chains = table.chains.values()
+    builtin = sorted((c for c in chains if c.builtin),
+                     key=lambda c: HOOK_ORDER.index(c.name) if c.name in HOOK_ORDER else len(HOOK_ORDER))
+    return builtin + sorted((c for c in chains if not c.builtin), key=lambda c: c.name)
+
+
+def references(table: Table, chain: Chain) -> int:
+    """`(N references)`: the listing's own number if the model has it, else the rules of the table
+    that jump or go to the chain (what both backends count)."""
+    if chain.references is not None:
+        return chain.references
+    return sum(1 for c in table.chains.values() for r in c.rules
+               if isinstance(r.target, Jump) and r.target.chain == chain.name)
+
+
+def or_zero(value: Counters | None) -> Counters:
+    """Rules loaded without counters start at zero."""
+    return value if value is not None else ZERO
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+def print_num(number: int, exact: bool, table: bool = True) -> str:
+    """xtables_print_num(): `%8llu ` with -x, else K/M/G/T above 99999, each step (n+500)/1000."""
+    if exact:
+        return f"{number:8d} " if table else f"{number} "
+    if number <= 99999:
+        return f"{number:5d} " if table else f"{number} "
+    for unit in "KMG":
+        number = (number + 500) // 1000
+        if number <= 9999:
+            return f"{number:4d}{unit} " if table else f"{number}{unit} "
+    number = (number + 500) // 1000
+    return f"{number:4d}T " if table else f"{number}T "
+
+
+def probability(threshold: int) -> str:
+    """statistic prints the stored threshold back as `%.11f` of threshold / 2^31."""
+    return f"{threshold / 2**31:.11f}"
+
+
+# --- protocols and ports -------------------------------------------------------------------------
+
+def protocol_number(name: str | None, names: Names) -> tuple[int, bool]:
+    """(number, negated) of the model's protocol (None is `all`, 0)."""
+    if name is None:
+        return 0, False
+    negated = name.startswith("!")
+    bare = name[1:] if negated else name
+    number = names.protocol_number(bare)
+    if number is None:
+        raise RenderError(f"unknown protocol {bare!r} (not in {names.root}/protocols)")
+    return number, negated
+
+
+def port_number(text: str, protocol: str, names: Names) -> int:
+    number = names.service_port(text, protocol)
+    if number is None:
+        raise RenderError(f"unknown {protocol} service {text!r} (not in {names.root}/services)")
+    return number
+
+
+def port_range(text: str, protocol: str, names: Names) -> tuple[int, int]:
+    """`80`, `1000:2000`, `https:snpp` → (min, max) as stored."""
+    low, _, high = text.partition(":")
+    first = port_number(low, protocol, names)
+    return first, port_number(high, protocol, names) if high else first
+
+
+def port_text(port: int, protocol: str, numeric: bool, names: Names) -> str:
+    return str(port) if numeric else (names.service_name(port, protocol) or str(port))
+
+
+def port_list(text: str, protocol: str, numeric: bool, names: Names) -> str:
+    """A multiport list (`80,443,8000:8080`) with each port printed as one format does."""
+    items = []
+    for item in text.split(","):
+        low, high = port_range(item, protocol, names)
+        printed = port_text(low, protocol, numeric, names)
+        items.append(printed + (":" + port_text(high, protocol, numeric, names) if high != low else ""))
+    return ",".join(items)
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]  # (masked address, mask)
+
+
+def address(text: str | None, family: str, names: Names) -> Address:
+    """The stored (address & mask, mask) of a model address: numeric, CIDR, dotted mask, or a name
+    from a listing printed without -n (a host in /etc/hosts, a network in /etc/networks)."""
+    version = 6 if family == "ipv6" else 4
+    bits = 128 if version == 6 else 32
+    full = (1 << bits) - 1
+    if text is None:
+        return ipaddress.ip_address(0 if version == 4 else "::"), 0
+    base, _, mask_text = text.partition("/")
+    try:
+        addr = ipaddress.ip_address(base)
+    except ValueError:
+        addr = names.host_address(base, version)
+        if addr is None and version == 4 and (net := names.network_number(base)) is not None:
+            addr = ipaddress.IPv4Address(net)
+        if addr is None:
+            raise RenderError(f"cannot resolve {base!r} without DNS (not in {names.root}/hosts or networks)") from None
+    if not mask_text:
+        mask = full
+    elif mask_text.isdigit():
+        mask = full ^ (full >> int(mask_text)) if int(mask_text) else 0
+    else:
+        mask = int(ipaddress.ip_address(mask_text))
+    return ipaddress.ip_address(int(addr) & mask) if version == 4 else ipaddress.IPv6Address(int(addr) & mask), mask
+
+
+def _ntop(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """inet_ntop(): the C library's spelling (IPv6 `::1.2.3.4` forms included)."""
+    return socket.inet_ntop(socket.AF_INET6 if addr.version == 6 else socket.AF_INET, addr.packed)
+
+
+def _cidr(mask: int, bits: int) -> int | None:
+    inverted = ~mask & ((1 << bits) - 1)
+    return bits - inverted.bit_length() if inverted & (inverted + 1) == 0 else None
+
+
+def mask_suffix(mask: int, version: int, save: bool) -> str:
+    """`/8`, a dotted mask when not contiguous, and nothing for a host in listings."""
+    bits = 128 if version == 6 else 32
+    cidr = _cidr(mask, bits)
+    if cidr is None:
+        return "/" + _ntop(ipaddress.ip_address(mask) if version == 4 else ipaddress.IPv6Address(mask))
+    return "" if cidr == bits and not save else f"/{cidr}"
+
+
+def address_text(value: Address, numeric: bool, names: Names) -> str:
+    """One address column of `iptables -L`: `anywhere` and names without -n, as iptables resolves them."""
+    addr, mask = value
+    if not numeric:
+        if mask == 0:
+            return "anywhere"
+        name = names.host_name(addr)
+        if name is None and addr.version == 4:
+            name = names.network_name(int(addr))
+        if name is not None:
+            return name + mask_suffix(mask, addr.version, save=False)
+    return _ntop(addr) + mask_suffix(mask, addr.version, save=False)
+
+
+def save_address(value: Address) -> str:
+    addr, mask = value
+    return _ntop(addr) + mask_suffix(mask, addr.version, save=True)
+
+
+# --- small shared forms ---------------------------------------------------------------------------
+
+_STATE_ORDER = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
+
+
+def states(text: str) -> str:
+    """conntrack/state print their state bits in a fixed order, whatever order they were given in."""
+    given = text.split(",")
+    known = [s for s in _STATE_ORDER if s in given]
+    return ",".join(known + [s for s in given if s not in _STATE_ORDER])
+
+
+def mark_value(text: str) -> str:
+    """`--mark 16` / `0x10/0xff` as printed: hex, the mask only when it is not 0xffffffff."""
+    value, _, mask = text.partition("/")
+    printed = f"0x{int(value, 0):x}"
+    return printed + (f"/0x{int(mask, 0):x}" if mask and int(mask, 0) != 0xFFFFFFFF else "")
+
+
+def save_string(value: str) -> str:
+    """xtables_save_string(): bare when only [A-Za-z0-9_-], else double-quoted with \\ before " \\ '."""
+    if value and all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        return value
+    return '"' + "".join("\\" + c if c in "\"\\'" else c for c in value) + '"'
+
+
+def rules_of(chains: Iterable[Chain]) -> Iterable[tuple[Chain, Rule]]:
+    for chain in chains:
+        for rule in chain.rules:
+            yield chain, rule
