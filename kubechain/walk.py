@@ -182,7 +182,7 @@ def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
     """(mass · p, mass · (1 - p)). Services with equally many endpoints split the same masses
     by the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
     hit = mass * p
-    return hit, mass - hit
+    return hit, mass * (1 - p)
 
 
 def _endpoint(walk: Walk, chain: str) -> EndpointShare:
