@@ -554,7 +554,7 @@ def renderings(draw: st.DrawFn, fmt: str | None = None, models: st.SearchStrateg
         return Dump(model, fmt, options, render(model, fmt, **options))
     if fmt == "iptables-S":
         table = draw(st.sampled_from([t.name for t in model.tables])) if model.tables else "nat"
-        options = {"table": table, "counters": draw(st.booleans())}
+        options = {"table": table, "verbose": draw(st.booleans())}
         return Dump(model, fmt, options, render(model, fmt, **options))
     options = _list_options(draw)
     text = "\n".join(render(model, fmt, table=t.name, **options) for t in model.tables)
