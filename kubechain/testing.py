@@ -475,7 +475,8 @@ def cascades(draw: st.DrawFn, *, family: str | None = None, max_rules: int = 10,
              max_endpoints: int = 6) -> Ruleset:
     """A nat table whose one KUBE-SVC chain is an arbitrary cascade: random thresholds (0 and 2^31
     included), `!` inversion, nth mode, rules that never match (`-s`, `--rcheck`), a missing
-    unconditional last rule, jumps and gotos to KUBE-SEP chains, RETURN, DROP and MARK rules;
+    unconditional last rule, jumps and gotos to KUBE-SEP chains, RETURN, ACCEPT and MARK rules (the
+    kernel refuses DROP and REJECT in nat);
     the SEP chains may lack their DNAT, RETURN early, or DNAT only sometimes."""
     fam = family or draw(st.sampled_from(["ipv4", "ipv6"]))
     m = draw(st.integers(1, max_endpoints))
@@ -497,7 +498,7 @@ def cascades(draw: st.DrawFn, *, family: str | None = None, max_rules: int = 10,
     targets = st.one_of(
         st.builds(Jump, st.sampled_from(seps)),
         st.builds(Jump, st.sampled_from(seps), st.just(True)),
-        st.sampled_from([Verdict("RETURN"), Verdict("DROP"), Jump("KUBE-MARK-MASQ"), None,
+        st.sampled_from([Verdict("RETURN"), Verdict("ACCEPT"), Jump("KUBE-MARK-MASQ"), None,
                          MarkTarget(0x1, 0x1)]),
     )
     rules = []
