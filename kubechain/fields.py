@@ -14,6 +14,9 @@ PROTOCOL_NAMES = {"0": None, "all": None, "1": "icmp", "2": "igmp", "4": "ipenca
                   "17": "udp", "33": "dccp", "47": "gre", "50": "esp", "51": "ah",
                   "58": "ipv6-icmp", "icmpv6": "ipv6-icmp", "132": "sctp", "136": "udplite"}
 
+#: the reverse: each name above → its number (`all` → 0)
+PROTOCOL_NUMBERS = {name: int(num) for num, name in PROTOCOL_NAMES.items() if name and num.isdigit()} | {"all": 0}
+
 #: the names iptables 1.8.9 knows without /etc/protocols (xtables_chain_protos), in its lookup order
 CHAIN_PROTOS = (("tcp", 6), ("sctp", 132), ("udp", 17), ("udplite", 136), ("icmp", 1), ("icmpv6", 58),
                 ("ipv6-icmp", 58), ("esp", 50), ("ah", 51), ("ipv6-mh", 135), ("mh", 135), ("all", 0))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .fields import CHAIN_PROTOS
+from .fields import CHAIN_PROTOS, PROTOCOL_NUMBERS
 
 
 def _lines(path: Path) -> list[list[str]]:
@@ -43,6 +43,9 @@ class Names:
     """The netdb files of one machine (default: this one). Lookups are cached per instance."""
 
     root: Path = field(default=Path("/etc"))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # a str is fine too
 
     @cached_property
     def _protocols(self) -> tuple[dict[int, str], dict[str, int]]:
@@ -123,8 +126,8 @@ class Names:
         if name.isdigit():
             return int(name)
         number = self._protocols[1].get(name)
-        if number is None:
-            number = next((num for known, num in CHAIN_PROTOS if known == name), None)
+        if number is None:  # no /etc/protocols entry: iptables' own names, then the parser's
+            number = next((num for known, num in CHAIN_PROTOS if known == name), PROTOCOL_NUMBERS.get(name))
         return number
 
     def service_port(self, name: str, protocol: str) -> int | None:

@@ -30,7 +30,6 @@ from .model import (
     Ruleset,
     StatisticNth,
     StatisticRandom,
-    Table,
     Target,
     UnknownMatch,
     Verdict,
@@ -64,8 +63,9 @@ class ListLayout:
         self.numeric, self.verbose, self.exact, self.line_numbers = numeric, verbose, exact, line_numbers
         # 1.8.9 prints protocol numbers with -n; older releases printed names (`tcp`, `all`) there too
         self.protocol_names = (not numeric) if protocol_names is None else protocol_names
+        self.references: dict[str, int] = {}
 
-    def header(self, table: Table, chain: Chain) -> str:
+    def header(self, chain: Chain) -> str:
         if chain.builtin:
             text = f"Chain {chain.name} (policy {chain.policy}"
             if self.verbose:
@@ -74,7 +74,7 @@ class ListLayout:
                          f"{print_num(c.bytes, self.exact, table=False)}bytes")
             text += ")\n"
         else:
-            text = f"Chain {chain.name} ({references(table, chain)} references)\n"
+            text = f"Chain {chain.name} ({self.references[chain.name]} references)\n"
         columns = "num  " if self.line_numbers else ""
         if self.verbose:
             columns += "    pkts      bytes " if self.exact else " pkts bytes "
@@ -229,6 +229,7 @@ def render_list(ruleset: Ruleset, names: Names, table: str = "filter", chain: st
     """One table (or one chain of it) as `iptables -t TABLE -L [CHAIN]` with the given flags prints it."""
     found = listed_table(ruleset, table)
     layout = ListLayout(ruleset, names, numeric, verbose, exact, line_numbers, protocol_names)
+    layout.references = references(found)
     chains = ordered_chains(found)
     if chain is not None:
         chains = [c for c in chains if c.name == chain]
@@ -237,5 +238,5 @@ def render_list(ruleset: Ruleset, names: Names, table: str = "filter", chain: st
     sections = []
     for c in chains:
         body = "".join(layout.rule(n, r) for n, r in enumerate(c.rules, 1))
-        sections.append(layout.header(found, c) + body)
+        sections.append(layout.header(c) + body)
     return "\n".join(sections)

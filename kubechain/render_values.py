@@ -8,10 +8,12 @@ So each value is first brought back to that stored form, then printed the way on
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
-from collections.abc import Iterable
+from collections import Counter
+from functools import lru_cache
 
-from .model import Chain, Counters, Jump, Rule, Ruleset, Table
+from .model import Chain, Counters, Jump, Ruleset, Table
 from .names import Names
 
 HOOK_ORDER = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
@@ -53,13 +55,11 @@ def ordered_chains(table: Table) -> list[Chain]:
     return builtin + sorted((c for c in chains if not c.builtin), key=lambda c: c.name)
 
 
-def references(table: Table, chain: Chain) -> int:
-    """`(N references)`: the listing's own number if the model has it, else the rules of the table
-    that jump or go to the chain (what both backends count)."""
-    if chain.references is not None:
-        return chain.references
-    return sum(1 for c in table.chains.values() for r in c.rules
-               if isinstance(r.target, Jump) and r.target.chain == chain.name)
+def references(table: Table) -> dict[str, int]:
+    """Each chain's `(N references)`: a listing's own number where the model has it, else the rules
+    of the table that jump or go to the chain (what both backends count). One pass per table."""
+    counted = Counter(r.target.chain for c in table.chains.values() for r in c.rules if isinstance(r.target, Jump))
+    return {name: c.references if c.references is not None else counted[name] for name, c in table.chains.items()}
 
 
 def or_zero(value: Counters | None) -> Counters:
@@ -135,6 +135,7 @@ def port_list(text: str, protocol: str, numeric: bool, names: Names) -> str:
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]  # (masked address, mask)
 
 
+@lru_cache(maxsize=65536)
 def address(text: str | None, family: str, names: Names) -> Address:
     """The stored (address & mask, mask) of a model address: numeric, CIDR, dotted mask, or a name
     from a listing printed without -n (a host in /etc/hosts, a network in /etc/networks)."""
@@ -218,14 +219,13 @@ def mark_value(text: str) -> str:
     return printed + (f"/0x{int(mask, 0):x}" if mask and int(mask, 0) != 0xFFFFFFFF else "")
 
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPED = re.compile(r"[\"\\']")
+
+
 def save_string(value: str) -> str:
     """xtables_save_string(): bare when only [A-Za-z0-9_-], else double-quoted with \\ before " \\ '."""
-    if value and all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+    if _BARE.fullmatch(value):
         return value
-    return '"' + "".join("\\" + c if c in "\"\\'" else c for c in value) + '"'
+    return '"' + _ESCAPED.sub(r"\\\g<0>", value) + '"'
 
-
-def rules_of(chains: Iterable[Chain]) -> Iterable[tuple[Chain, Rule]]:
-    for chain in chains:
-        for rule in chain.rules:
-            yield chain, rule

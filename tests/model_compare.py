@@ -121,11 +121,12 @@ def carried(ruleset: Ruleset, fmt: str, *, names: Names = SYSTEM, **options) -> 
         interfaces = verbose or fmt == "iptables-S"
     out: dict = {}
     for t in tables:
+        refs_of = _references(t)
         chains = {}
         for name, c in t.chains.items():
             if options.get("chain") not in (None, name):
                 continue
-            refs = _references(t, c) if fmt == "iptables-list" and not c.builtin else None
+            refs = refs_of[name] if fmt == "iptables-list" and not c.builtin else None
             pc = _counters(c.counters, policy_counters and c.builtin, exact)
             rules = [_rule(r, ruleset.family, names, counters=counters, exact=exact, interfaces=interfaces)
                      for r in c.rules]

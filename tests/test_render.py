@@ -141,3 +141,12 @@ def test_unusual_rules_survive_every_format(rules, variant):
         opts = options if table is None else {"table": table, **options}
         again = kubechain.loads(render(model, fmt, **opts))
         assert carried(again, fmt, **opts) == carried(model, fmt, **opts)
+
+
+def test_protocol_names_with_n_is_the_layout_of_older_iptables():
+    """Before 1.8.9, -n still printed `tcp`/`all` in the prot column, in the same width."""
+    model = kubechain.load(fixture("kube-proxy-overall", "nft", "save-c"))
+    text = render(model, "iptables-list", table="nat", numeric=True, verbose=True, protocol_names=True)
+    want = fixture("kube-proxy-overall", "nft", "L-n-v").read_text()
+    assert text != want
+    assert text == want.replace(" 0    --", " all  --").replace(" 6    --", " tcp  --")
