@@ -36,6 +36,8 @@ _EXPECTED = {
 def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
     """Parse dump text (any supported format, auto-detected unless `input_format` is given)."""
     text = normalise(text)
+    if "\0" in text:  # iptables never prints one (and the C library would cut the text there)
+        _refuse_nul(text, path)
     fmt = input_format or detect_format(text, path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -86,6 +88,16 @@ def decode(data: bytes, path: str | None) -> str:
         raise ParseError(f"byte 0x{data[err.start]:02x} is not UTF-8 text", path=path, line=line,
                          column=err.start - line_start + 1, text=shown,
                          expected="the text output of iptables") from None
+
+
+def _refuse_nul(text: str, path: str | None) -> None:
+    at = text.index("\0")
+    line = text.count("\n", 0, at) + 1
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    raise ParseError("a NUL character is not part of any iptables output", path=path, line=line,
+                     column=at - start + 1, text=text[start:end if end >= 0 else len(text)].replace("\0", "\\0"),
+                     expected="the text output of iptables")
 
 
 def normalise(text: str) -> str:

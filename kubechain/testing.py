@@ -551,7 +551,7 @@ def renderings(draw: st.DrawFn, fmt: str | None = None, models: st.SearchStrateg
     fmt = fmt or draw(st.sampled_from(FORMATS))
     model = draw(models if models is not None else rulesets())
     if fmt == "iptables-save":
-        options = {"counters": draw(st.booleans())}
+        options = {"counters": draw(st.booleans()), "backend": draw(st.sampled_from(["nft", "legacy"]))}
         return Dump(model, fmt, options, render(model, fmt, **options))
     if fmt == "iptables-S":
         table = draw(st.sampled_from([t.name for t in model.tables])) if model.tables else "nat"

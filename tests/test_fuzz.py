@@ -139,6 +139,16 @@ def test_out_of_range_values_are_located_parse_errors(text, line, expected):
     assert info.value.column >= 1
 
 
+def test_nul_characters_are_located_parse_errors():
+    # a NUL in a port reached socket.getservbyname (kube.py), which raised "embedded null character"
+    text = _SAVE.replace("--dport 80", "--dport 8\0").format("")
+    with pytest.raises(ParseError) as info:
+        kubechain.loads(text)
+    assert (info.value.line, info.value.column) == (3, text.split("\n")[2].index("\0") + 1)
+    with pytest.raises(ParseError):
+        kubechain.load(io.BytesIO(b"Chain X (1 references)\n\0\n"))
+
+
 def test_one_long_cascade_costs_quadratic_not_cubic_time():
     """walk.py split the mass with `mass - hit`, whose gcd over ever-longer denominators made a
     chain of k random rules cost O(k³) (2000 rules: 5 s; 4000: 40 s). The exact shares themselves
