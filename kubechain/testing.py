@@ -544,8 +544,9 @@ def _list_options(draw: st.DrawFn) -> dict[str, Any]:
 def renderings(draw: st.DrawFn, fmt: str | None = None, models: st.SearchStrategy[Ruleset] | None = None) -> Dump:
     """A ruleset (default: :func:`rulesets`) rendered in `fmt` (default: drawn) with drawn options:
     every `-L` variant (`-n` or not, `-v`, `-x`, `--line-numbers`, numeric or named protocol
-    column), `-S` (one table), and `iptables-save` with or without `-c`. `-L` of several tables
-    is their listings one after another."""
+    column, all chains or one), `-S` (one table, all chains or one, `-v` or not), and
+    `iptables-save` with or without `-c`. `-L` of several tables is their listings one after
+    another; `options` holds `table` (and `chain`) when the printout shows one table (chain)."""
     from .render import render
 
     fmt = fmt or draw(st.sampled_from(FORMATS))
@@ -555,11 +556,23 @@ def renderings(draw: st.DrawFn, fmt: str | None = None, models: st.SearchStrateg
         return Dump(model, fmt, options, render(model, fmt, **options))
     if fmt == "iptables-S":
         table = draw(st.sampled_from([t.name for t in model.tables])) if model.tables else "nat"
-        options = {"table": table, "verbose": draw(st.booleans())}
+        options = {"table": table, "verbose": draw(st.booleans()), **_one_chain(draw, model, table)}
         return Dump(model, fmt, options, render(model, fmt, **options))
     options = _list_options(draw)
+    if model.tables and draw(st.integers(0, 4)) == 0:  # `iptables -t T -L CHAIN …`: one chain
+        table = draw(st.sampled_from([t.name for t in model.tables]))
+        options = {"table": table, **options, **_one_chain(draw, model, table, always=True)}
+        return Dump(model, fmt, options, render(model, fmt, **options))
     text = "\n".join(render(model, fmt, table=t.name, **options) for t in model.tables)
     return Dump(model, fmt, options, text)
+
+
+def _one_chain(draw: st.DrawFn, model: Ruleset, table: str, always: bool = False) -> dict[str, str]:
+    """`{"chain": NAME}` for a one-chain printout (`-L CHAIN`, `-S CHAIN`), sometimes (or always)."""
+    found = model.table(table)
+    if found is None or not found.chains or not (always or draw(st.integers(0, 4)) == 0):
+        return {}
+    return {"chain": draw(st.sampled_from(sorted(found.chains)))}
 
 
 def dumps(fmt: str | None = None, models: st.SearchStrategy[Ruleset] | None = None) -> st.SearchStrategy[str]:
