@@ -58,7 +58,7 @@ def _unreachable(chain: Chain, chains: dict[str, Chain], ends: dict[str, bool]) 
             first = chain.rules[i + 1]
             return [Diagnostic("unreachable-rule", "warning", chain.name, first.line or None,
                                f"{chain.name}: {dead} rule{'s' * (dead > 1)} after the unconditional "
-                               f"{_describe_target(rule)} (line {rule.line}) can never match")]
+                               f"{_describe_target(rule)} can never match")]
     return []
 
 

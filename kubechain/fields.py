@@ -69,3 +69,31 @@ def address(text: str | None) -> tuple[str | None, bool]:
 
 def interface(text: str | None) -> str | None:
     return None if text in (None, "*", "any") else text
+
+
+class BadValue(ValueError):
+    """An option value iptables would never print (`--every 0`, `--probability nan`); the parsers
+    turn it into a ParseError located at `token`."""
+
+    def __init__(self, token: str, expected: str) -> None:
+        super().__init__(f"{expected}, not {token!r}")
+        self.token = token
+        self.expected = expected
+
+
+def probability(text: str) -> str:
+    """A `--probability` value as iptables accepts it: a number from 0 to 1 (kept as printed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise BadValue(text, "a probability from 0 to 1")
+    return text
+
+
+def number(text: str, what: str, minimum: int = 0) -> int:
+    """A decimal integer option value (`--every`, `--seconds`, a counter), at least `minimum`."""
+    if not text.isdigit() or not text.isascii() or int(text) < minimum:
+        raise BadValue(text, f"{what}: a whole number of at least {minimum}")
+    return int(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import fields
 from .model import (
     TARGET_EXTENSIONS,
     VERDICTS,
@@ -88,7 +89,10 @@ def split_target(name: str, goto: bool, text: str) -> tuple[Target | None, str]:
     if name in ("DNAT", "SNAT") and m:
         return Dnat(m["to"], m["flags"].strip(), name), rest
     if name == "MARK" and m:
-        return mark_target(m["op"], m["val"]), rest
+        try:
+            return mark_target(m["op"], m["val"]), rest
+        except ValueError:
+            raise fields.BadValue(m["val"], "a MARK value like 0x4000 or 0x4000/0xffffffff") from None
     if name == "MASQUERADE":
         return Masquerade(m["flags"].strip() if m else ""), rest
     if name == "REJECT":
@@ -157,8 +161,9 @@ def _recent(m: re.Match) -> Recent:
 
 _BUILDERS = {
     "comment": lambda m: Comment(m["ctext"]),
-    "stat_random": lambda m: StatisticRandom(m["prob"], bool(m["sr_inv"])),
-    "stat_nth": lambda m: StatisticNth(int(m["every"]), int(m["packet"] or 0), bool(m["sn_inv"])),
+    "stat_random": lambda m: StatisticRandom(fields.probability(m["prob"]), bool(m["sr_inv"])),
+    "stat_nth": lambda m: StatisticNth(fields.number(m["every"], "every", 1), int(m["packet"] or 0),
+                                       bool(m["sn_inv"])),
     "recent": _recent,
     "ports": _ports,
     "mark": lambda m: MarkMatch(m["m_val"], bool(m["m_inv"])),

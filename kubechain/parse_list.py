@@ -73,7 +73,11 @@ def _rules(body: Token, numbered: bool, verbose: bool) -> tuple[Rule, ...]:
                          "a rule line: " + ("num " if numbered else "")
                          + ("pkts bytes " if verbose else "") + "target prot opt "
                          + ("in out " if verbose else "") + "source destination [matches]")
-        rules.append(_rule(m, body.line + offset, verbose))
+        try:
+            rules.append(_rule(m, body.line + offset, verbose))
+        except fields.BadValue as err:
+            column = max(text.find(err.token, m.start("rest") if m["rest"] else 0), 0) + 1
+            raise _error(body.line + offset, column, text, err.expected) from None
     return tuple(rules)
 
 

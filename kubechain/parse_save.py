@@ -91,6 +91,13 @@ SAVE_BUILDER = _SaveBuilder
 
 def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
     """One `[p:b] -A CHAIN options…` line → (chain name, Rule)."""
+    try:
+        return _parse_rule_line(text, line)
+    except fields.BadValue as err:
+        raise _error(line, _column(text, err.token), text, err.expected) from None
+
+
+def _parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
     toks = tokens(text)
     i, counters = 0, None
     m = _COUNTERS.fullmatch(toks[0][0]) if toks else None
@@ -127,7 +134,8 @@ def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
         elif tok in ("-c", "--set-counters"):
             if i + 1 >= n:
                 raise _error(line, _column(text, tok), text, "-c PACKETS BYTES")
-            counters = fields.counters(toks[i][0], toks[i + 1][0])
+            packets = fields.number(toks[i][0], "-c packets")
+            counters = fields.counters(str(packets), str(fields.number(toks[i + 1][0], "-c bytes")))
             i += 2
         elif tok in ("-m", "--match", "-j", "--jump", "-g", "--goto"):
             if i >= n:
@@ -182,7 +190,7 @@ def _iface(name: str | None, negated: bool) -> str | None:
 
 
 def _column(text: str, tok: str) -> int:
-    return text.find(tok) + 1
+    return max(text.find(tok), 0) + 1
 
 
 def _error(line: int, column: int, text: str, expected: str) -> ParseError:

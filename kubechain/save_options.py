@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+from . import fields
 from .list_matches import FULL_MASK
 from .model import (
     TARGET_EXTENSIONS,
@@ -99,13 +100,13 @@ def _statistic(options: Sequence[Option]) -> Match | None:
     mode, _ = _first(options, "--mode")
     if mode == "random":
         p, inverted = _first(options, "--probability")
-        return StatisticRandom(p, inverted) if p is not None and len(options) == 2 else None
+        return StatisticRandom(fields.probability(p), inverted) if p is not None and len(options) == 2 else None
     if mode == "nth":
         every, inverted = _first(options, "--every")
         packet, _ = _first(options, "--packet")
         if every is None or len(options) > 3:
             return None
-        return StatisticNth(int(every), int(packet or 0), inverted)
+        return StatisticNth(fields.number(every, "--every", 1), fields.number(packet or "0", "--packet"), inverted)
     return None
 
 
@@ -125,8 +126,8 @@ def _recent(options: Sequence[Option]) -> Match | None:
     name, _ = _first(options, "--name")
     mask, _ = _first(options, "--mask")
     names = {n for n, _, _ in options}
-    return Recent(command[0], name or "DEFAULT", int(seconds) if seconds else None, "--reap" in names,
-                  int(hitcount) if hitcount else None, "--rttl" in names,
+    return Recent(command[0], name or "DEFAULT", fields.number(seconds, "--seconds") if seconds else None,
+                  "--reap" in names, fields.number(hitcount, "--hitcount") if hitcount else None, "--rttl" in names,
                   "dest" if "--rdest" in names else "source", mask, command[1])
 
 
@@ -227,8 +228,11 @@ def _mark_target(option: Option) -> MarkTarget | None:
     if not values:
         return None
     value, _, mask = values[0].partition("/")
-    v = int(value, 0)
-    m = int(mask, 0) if mask else FULL_MASK
+    try:
+        v = int(value, 0)
+        m = int(mask, 0) if mask else FULL_MASK
+    except ValueError:
+        raise fields.BadValue(values[0], "a MARK value like 0x4000 or 0x4000/0xffffffff") from None
     if name == "--set-xmark":
         return MarkTarget(v, m)
     if name == "--set-mark":
