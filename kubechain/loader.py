@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from typing import IO
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -15,6 +16,8 @@ from .model import Ruleset, Table
 from .parse_list import LIST_BUILDER
 from .parse_save import SAVE_BUILDER
 from .tables import group_tables
+
+_TABLE_HEADER = re.compile(r"^\*\w", re.M)  # `*nat`: restore input or iptables-save
 
 FORMATS = ("iptables-list", "iptables-save")
 
@@ -54,7 +57,7 @@ def loads(text: str, *, path: str | None = None, input_format: str | None = None
         except UnexpectedInput as err:
             raise _lark_error(err, text, path, fmt) from None
     return Ruleset(tables, fmt, detect_family(tables, text), path, _has_counters(tables),
-                   partial=fmt == "iptables-list" and _is_partial(tables))
+                   partial=_is_partial(tables) and (fmt == "iptables-list" or not _TABLE_HEADER.search(text)))
 
 
 def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *,
@@ -146,8 +149,12 @@ def _has_counters(tables: tuple[Table, ...]) -> bool:
     return any(rule.counters is not None for t in tables for c in t.chains.values() for rule in c.rules)
 
 
+
 def _is_partial(tables: tuple[Table, ...]) -> bool:
-    """A `-L CHAIN` listing: no built-in chain is shown."""
+    """A single-chain printout (`-L CHAIN`, `-S CHAIN`): no built-in chain is shown, where every
+    whole-table printout shows them all (-L as `Chain OUTPUT (policy …)`, -S as `-P OUTPUT`).
+    Text with `*table` headers is restore input or iptables-save: whole tables, even when a
+    hand-written one (kube-proxy's own restore data) declares no built-in chain."""
     return not any(c.builtin for t in tables for c in t.chains.values())
 
 

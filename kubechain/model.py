@@ -255,7 +255,7 @@ class Ruleset:
     family: str  # "ipv4" or "ipv6"
     path: str | None = None
     has_counters: bool = False
-    partial: bool = False  # a `-L CHAIN` listing: other chains exist but are not shown
+    partial: bool = False  # a `-L CHAIN` / `-S CHAIN` printout: other chains exist but are not shown
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

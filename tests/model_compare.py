@@ -113,7 +113,9 @@ def carried(ruleset: Ruleset, fmt: str, *, names: Names = SYSTEM, **options) -> 
     else:
         table = options.get("table", "filter")
         # a one-chain listing does not say its table; the parser guesses it from the chain's name
-        partial = ruleset.partial and ruleset.table(table) is None and len(ruleset.tables) == 1
+        # (a built-in chain such as OUTPUT exists in several tables: the guess may differ)
+        one_chain = ruleset.partial or options.get("chain") is not None
+        partial = one_chain and ruleset.table(table) is None and len(ruleset.tables) == 1
         tables = [ruleset.tables[0] if partial else listed_table(ruleset, table)]
         verbose = options.get("verbose", False)
         counters = policy_counters = verbose
