@@ -591,8 +591,3 @@ def register_profiles() -> None:
     settings.register_profile("ci", max_examples=300, deadline=None, database=None, derandomize=True,
                               suppress_health_check=quiet, print_blob=True)
     settings.register_profile("nightly", max_examples=5000, deadline=None, suppress_health_check=quiet)
-
-
-def share_of_fair(share: Fraction, n: int) -> Fraction:
-    """|share·n − 1|: an endpoint's relative deviation from a fair 1/n."""
-    return abs(share * n - 1)
