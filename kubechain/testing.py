@@ -22,7 +22,6 @@ import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
