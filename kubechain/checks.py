@@ -91,6 +91,7 @@ def _unconditional(rule: Rule) -> bool:
     if rule.source or rule.destination or rule.in_interface or rule.out_interface or rule.fragment:
         return False
     return all(type(m) is Comment or (type(m) is Ports and not (m.dport or m.sport or m.extra))
+               or (type(m) is Recent and m.command == "SET" and not m.inverted)  # an action, always true
                for m in rule.matches)
 
 

@@ -199,3 +199,13 @@ def test_endpoint_chains_shared_by_svc_and_svl_are_fitted_on_their_own_jumps():
     walk = walk_chain(ruleset.table("nat").chains, service.chain)
     naive = observed_fit(walk, service.endpoints, None, shared=False)
     assert naive.counters == "dnat" and naive.vs_exact.p_value < 1e-6
+
+
+def test_unreachable_rule_behind_an_affinity_services_last_jump():
+    # the endpoint chains DNAT on a rule that also does `recent --set`: still unconditional
+    text = fixture("ipv6", "nft", "save").read_text()
+    last = [line for line in text.splitlines() if line.startswith("-A KUBE-SVC-V6WEBAAAAAAAAAAA")][-1]
+    broken = edited(text, append_after=(last, "-A KUBE-SVC-V6WEBAAAAAAAAAAA -j KUBE-SEP-V6A0AAAAAAAAAAAA"))
+    assert ("unreachable-rule", "KUBE-SVC-V6WEBAAAAAAAAAAA") in {
+        (d.code, d.chain) for d in kubechain.analyze(kubechain.loads(broken)).diagnostics}
+    assert "unreachable-rule" not in {d.code for d in kubechain.analyze(kubechain.loads(text)).diagnostics}
