@@ -3,7 +3,6 @@ their counters, and the diagnostics found on the way. The objects mirror the JSO
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,13 +13,12 @@ from .checks import no_endpoints, service_findings, table_findings
 from .diagnostics import Diagnostic, ordered
 from .fit import Fit, goodness_of_fit
 from .gcpause import gc_frozen
-from .kube import ServicePort, chain_hash, comment_of, service_ports
+from .kube import ServicePort, chain_hash, commented_address, service_ports
 from .model import Jump, Recent, Rule, Ruleset, Table, UnknownMatch
 from .numbers import rational
 from .walk import EndpointShare, Walk, walk_chain
 
 DEFAULT_TOLERANCE = Fraction(1, 1000)  # relative deviation from 1/n before `non-uniform` fires
-_COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +127,7 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
 def _endpoint(share: EndpointShare, has_counters: bool) -> Endpoint:
     address = share.destination
     if address is None and share.missing:
-        address = next((m[1] for r in share.jump_rules if (m := _COMMENT_ADDRESS.search(comment_of(r) or ""))),
-                       None)
+        address = next((a for r in share.jump_rules if (a := commented_address(r))), None)
     counted = share.dnat_rules if share.dnat_rules else (share.jump_rules if share.missing else [])
     observed, exact = None, False
     if has_counters:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .cascade import cascade_precision, collisions, first_collision, kube_proxy_deviation, relative_deviation
 from .diagnostics import Diagnostic
-from .kube import comment_of
+from .kube import comment_of, commented_address
 from .model import Chain, Comment, Dnat, Jump, Ports, Recent, Reject, Rule, StatisticRandom, Table, Verdict
 from .verdict import verdict
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 #: chains kube-proxy creates per service or endpoint; one that nothing jumps to is stale
 PER_SERVICE_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-", "KUBE-SEP-")
-_COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
 SKEW_P_VALUE = 1e-6  # observed-skew fires below this fit p-value
 _NO_ENDPOINTS = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$")
 
@@ -182,13 +181,13 @@ def _comment_mismatches(service: Service, chain: Chain, chains: dict[str, Chain]
     found, seen = [], set()
     for rule in chain.rules:
         target = rule.target
-        m = _COMMENT_ADDRESS.search(comment_of(rule) or "")
-        if not m or type(target) is not Jump or target.chain not in actual or target.chain in seen:
+        said = commented_address(rule)
+        if not said or type(target) is not Jump or target.chain not in actual or target.chain in seen:
             continue
-        if m[1] != actual[target.chain]:
+        if said != actual[target.chain]:
             seen.add(target.chain)
             found.append(Diagnostic("comment-mismatch", "warning", target.chain, rule.line or None,
-                                    f"{label}: the comment says \"-> {m[1]}\" but {target.chain} DNATs to "
+                                    f"{label}: the comment says \"-> {said}\" but {target.chain} DNATs to "
                                     f"{actual[target.chain]}; trust the DNAT"))
     return found
 

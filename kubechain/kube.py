@@ -17,6 +17,7 @@ from .model import Chain, Comment, Jump, Ports, Rule, Table
 SERVICE_KINDS = {"KUBE-SVC-": "cluster", "KUBE-SVL-": "local", "KUBE-EXT-": "external",
                  "KUBE-XLB-": "external"}
 _ENTRY_CHAINS = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-")
+_COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
 _FRONTEND_SUFFIXES = (" cluster IP", " external IP", " loadbalancer IP")
 _NAME_IN_COMMENT = re.compile(
     r"^(?:(?:masquerade |masquerade LOCAL |route LOCAL |pod )?traffic for (?P<a>\S+) external destinations"
@@ -80,6 +81,12 @@ def comment_of(rule: Rule) -> str | None:
         if type(m) is Comment:
             return m.text
     return None
+
+
+def commented_address(rule: Rule) -> str | None:
+    """The endpoint a kube-proxy comment names: `ns/svc:port -> 10.1.2.3:8080` → `10.1.2.3:8080`."""
+    m = _COMMENT_ADDRESS.search(comment_of(rule) or "")
+    return m[1] if m else None
 
 
 def dport_of(rule: Rule) -> str | None:
