@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import ParseError
+
+if TYPE_CHECKING:
+    from .model import Ruleset
 
 SEVERITY_CHOICES = ("error", "warning", "info", "never")
 
@@ -38,19 +42,8 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
     except (ValueError, ZeroDivisionError) as err:
         raise click.BadParameter(f"{tolerance!r} is not a tolerance ({err})", param_hint="--tolerance") from None
     from .diagnostics import at_or_above
-    from .loader import load
 
-    analyses = []
-    for path in files:
-        try:
-            ruleset = load(path, input_format=input_format)
-        except ParseError as err:
-            click.echo(f"kubechain: cannot analyze {err.describe()}", err=True)
-            sys.exit(2)
-        except OSError as err:
-            click.echo(f"kubechain: cannot read {path}: {err.strerror or err}", err=True)
-            sys.exit(2)
-        analyses.append(run_analysis(ruleset, allowed))
+    analyses = [run_analysis(_load_or_exit(path, input_format, "analyze"), allowed) for path in files]
     if output == "json":
         from .report_json import dumps
         click.echo(dumps(analyses), nl=False)
@@ -76,20 +69,9 @@ def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, o
            input_format: str | None) -> None:
     """Sample new connections through each FILE's service chains with the kernel's own random
     test, and check the counts against the exact shares."""
-    from .loader import load
     from .sampler import sample as run_sample
 
-    samples = []
-    for path in files:
-        try:
-            ruleset = load(path, input_format=input_format)
-        except ParseError as err:
-            click.echo(f"kubechain: cannot sample {err.describe()}", err=True)
-            sys.exit(2)
-        except OSError as err:
-            click.echo(f"kubechain: cannot read {path}: {err.strerror or err}", err=True)
-            sys.exit(2)
-        samples.append(run_sample(ruleset, draws, seed, service))
+    samples = [run_sample(_load_or_exit(path, input_format, "sample"), draws, seed, service) for path in files]
     if output == "json":
         from .report_json import sample_dumps
         click.echo(sample_dumps(samples), nl=False)
@@ -97,6 +79,19 @@ def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, o
         from .report_text import render_sample
         click.echo("\n".join(render_sample(s) for s in samples), nl=False)
 
+
+
+def _load_or_exit(path: str, input_format: str | None, verb: str) -> Ruleset:
+    """The parsed dump, or one paragraph on stderr and exit status 2 (unusable input)."""
+    from .loader import load
+
+    try:
+        return load(path, input_format=input_format)
+    except ParseError as err:
+        click.echo(f"kubechain: cannot {verb} {err.describe()}", err=True)
+    except OSError as err:
+        click.echo(f"kubechain: cannot read {path}: {err.strerror or err}", err=True)
+    sys.exit(2)
 
 if __name__ == "__main__":
     main()
