@@ -110,7 +110,8 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
         observed_total, fit = None, None
         if ruleset.has_counters:
             observed_total = sum(e.observed or 0 for e in endpoints)
-            if observed_total:  # all zero: no fit (and no cost on the many idle services of a big node)
+            # all zero and nothing can fall through: no fit (and no cost on a big node's idle services)
+            if observed_total or walk.unassigned:
                 if entries is None:
                     entries, jumps_into = _entry_rules(table), _endpoint_jumps(table)
                 shared = any(jumps_into[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
@@ -166,14 +167,17 @@ def observed_fit(walk: Walk, endpoints: tuple[Endpoint, ...], entered: int | Non
         counts = [e.observed or 0 for e in endpoints]
         exact = all(e.observed_exact or e.observed == 0 for e in endpoints)
     total = sum(counts)
-    if total == 0:
+    # an unassigned cell only where the rules let connections fall through: otherwise a gap between
+    # the entry and endpoint counters is a non-atomic snapshot of a busy node, not an event
+    known = entered is not None and entered >= total and unassigned_probability > 0
+    unassigned = entered - total if known else None
+    if total == 0 and not unassigned:
         return None
     if not exact:
         return Fit("none", None, None, total, None, source,
                    "counters printed with a K/M/G suffix are rounded by up to half a unit, more than the "
                    "sampling noise this test measures: list with -x (or use iptables-save -c) for a fit",
                    tuple(counts))
-    unassigned = entered - total if entered is not None and entered >= total else None
     return goodness_of_fit(counts, shares, unassigned, unassigned_probability, source)
 
 

@@ -52,38 +52,57 @@ def _orphans(table: Table) -> list[Diagnostic]:
 
 def _unreachable(chain: Chain, chains: dict[str, Chain], ends: dict[str, bool]) -> list[Diagnostic]:
     for i, rule in enumerate(chain.rules[:-1]):
-        if _ends_evaluation(rule, chains, ends):
-            dead = len(chain.rules) - i - 1
-            first = chain.rules[i + 1]
+        if _leaves_chain(rule, chains, ends):
+            rest = chain.rules[i + 1:]
+            if chain.name.startswith("KUBE-FW-") and all(_marks_drop(r) for r in rest):
+                return []  # kube-proxy before v1.24 ended every KUBE-FW chain with this dead backstop
+            dead, first = len(rest), rest[0]
             return [Diagnostic("unreachable-rule", "warning", chain.name, first.line or None,
                                f"{chain.name}: {dead} rule{'s' * (dead > 1)} after the unconditional "
                                f"{_describe_target(rule)} can never match")]
     return []
 
 
-def _ends_evaluation(rule: Rule, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
-    """True when every new connection reaching `rule` stops there or never comes back."""
+def _leaves_chain(rule: Rule, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
+    """True when no new connection reaching `rule` ever gets to the next rule of its chain:
+    an unconditional verdict (RETURN included), DNAT, goto, or jump into a chain that always ends."""
     if not _unconditional(rule):
         return False
     target = rule.target
-    if type(target) in (Verdict, Reject) or (type(target) is Dnat and target.name == "DNAT"):
+    if type(target) in (Verdict, Reject) or _is_dnat(target):
         return True
-    if type(target) is Jump:
-        return target.goto or _chain_always_ends(target.chain, chains, ends)
-    return False
+    return type(target) is Jump and (target.goto or _chain_always_ends(target.chain, chains, ends))
 
 
 def _chain_always_ends(name: str, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
+    """True when every connection jumping into `name` meets a verdict or DNAT inside it (or in the
+    chains it calls): rules in order, and any way back to the caller (a RETURN, a goto to a chain
+    that can fall off its end, the end of the chain) makes it False."""
     if name not in ends:
         ends[name] = False  # a cycle (or a missing chain) is not known to end
-        chain = chains.get(name)
-        ends[name] = chain is not None and any(
-            _ends_evaluation(r, chains, ends) and not _returns(r) for r in chain.rules)
+        ends[name] = _rules_always_end(chains.get(name), chains, ends)
     return ends[name]
 
 
-def _returns(rule: Rule) -> bool:
-    return type(rule.target) is Verdict and rule.target.name == "RETURN"
+def _rules_always_end(chain: Chain | None, chains: dict[str, Chain], ends: dict[str, bool]) -> bool:
+    for rule in chain.rules if chain is not None else ():
+        target = rule.target
+        if type(target) is Verdict and target.name == "RETURN":
+            return False  # conditional or not, some connections go back to the caller
+        if type(target) is Jump and target.goto and not _chain_always_ends(target.chain, chains, ends):
+            return False  # the goto'd chain can fall off its end, which returns to our caller
+        if _unconditional(rule) and (type(target) in (Verdict, Reject) or _is_dnat(target) or (
+                type(target) is Jump and _chain_always_ends(target.chain, chains, ends))):
+            return True
+    return False
+
+
+def _is_dnat(target: object) -> bool:
+    return type(target) is Dnat and target.name == "DNAT"
+
+
+def _marks_drop(rule: Rule) -> bool:
+    return type(rule.target) is Jump and rule.target.chain == "KUBE-MARK-DROP"
 
 
 def _unconditional(rule: Rule) -> bool:
@@ -125,6 +144,8 @@ def no_endpoints(table: Table) -> list[Diagnostic]:
 def _destination(rule: Rule) -> str:
     port = next((m.dport for m in rule.matches if type(m) is Ports and m.dport), None)
     address = rule.destination or "any local address"
+    if port and ":" in address:  # IPv6: bracketed, as kube-proxy writes endpoints
+        return f"[{address}]:{port}"
     return f"{address}:{port}" if port else address
 
 
@@ -220,10 +241,11 @@ def _precision(service: Service, chain: Chain, label: str) -> list[Diagnostic]:
     n = len(thresholds)
     decimals = cascade_precision(thresholds)
     if decimals is not None and decimals < 10:
-        worst = max(relative_deviation(e.share, n) for e in service.endpoints)
+        endpoints = len(service.endpoints)  # n counts rules; two may lead to one endpoint
+        worst = max(relative_deviation(e.share, endpoints) for e in service.endpoints)
         found.append(Diagnostic("legacy-precision", "info", service.chain, service.line,
                                 f"{label}: probabilities written with {decimals} decimals (kube-proxy before "
-                                f"v1.17); the kernel's shares differ from 1/{n} by up to {float(worst):.4%} "
+                                f"v1.17); the kernel's shares differ from 1/{endpoints} by up to {float(worst):.4%} "
                                 f"(relative); kube-proxy's current 10 decimals leave "
                                 f"{float(kube_proxy_deviation(n, 10)):.1e}"))
     hits = collisions(thresholds)

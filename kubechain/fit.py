@@ -105,7 +105,7 @@ def _compare(observed: list[int], probs: list[float], method: str) -> Comparison
         return Comparison(None, max(dof, 0), 0.0, note=f"{impossible:,} connection{'s' * (impossible > 1)} "
                           "counted where this hypothesis gives probability 0")
     if dof < 1:
-        return Comparison(None, 0, None, note="only one outcome is possible (one endpoint): nothing to test")
+        return Comparison(None, 0, None, note="only one outcome is possible under this hypothesis: nothing to test")
     if method == "exact-multinomial":
         statistic, p_value = _exact_multinomial([o for o, _ in cells], [p for _, p in cells])
         return Comparison(statistic, dof, p_value)
@@ -113,12 +113,13 @@ def _compare(observed: list[int], probs: list[float], method: str) -> Comparison
     if method == "chi-square-pooled":
         cells, pooled = _pool(cells, sum(observed))
         dof = len(cells) - 1
-        rare = cells[0][1] * sum(o for o, _ in cells)
-        if rare < MIN_EXPECTED and math.comb(sum(o for o, _ in cells) + dof, dof) <= EXACT_LIMIT:
-            # even pooled, the rare cells expect < 5 (1/44,989-ish shares): test the pooled split exactly
-            statistic, p_value = _exact_multinomial([o for o, _ in cells], [p for _, p in cells])
+        (rare_count, rare_p), (_, other_p) = cells[0], cells[-1]
+        rare = rare_p * sum(o for o, _ in cells)
+        if rare < MIN_EXPECTED:  # only two cells are left (see _pool): test the pooled split exactly
+            statistic, p_value = exact_binomial(rare_count, sum(o for o, _ in cells), rare_p / (rare_p + other_p))
             return Comparison(statistic, dof, p_value, pooled,
-                              f"the pooled cell expects {rare:.2g} connections: exact test of the pooled cells")
+                              f"the pooled cell expects {rare:.2g} connections: exact binomial test of it "
+                              "against the rest")
     total = sum(o for o, _ in cells)
     statistic = 0.0
     for o, p in cells:
@@ -180,6 +181,36 @@ def _exact_multinomial(observed: list[int], probs: list[float]) -> tuple[float, 
         lp = log_prob(outcome)
         if lp <= limit:
             p_value += math.exp(lp)
+    return -seen, min(1.0, p_value)
+
+
+def exact_binomial(count: int, total: int, q: float) -> tuple[float, float]:
+    """(-log P(count), two-sided p) for `count` of `total` in a cell of probability q: the total
+    probability of the outcomes no more likely than the observed one. The likelier outcomes form an
+    interval around the mode, so only the two tails are summed, walking outwards while their terms
+    matter: linear in the distance from the mode, whatever `total` is."""
+    log_q, log_r = math.log(q), math.log1p(-q)
+    base = math.lgamma(total + 1)
+
+    def log_prob(y: int) -> float:
+        return base - math.lgamma(y + 1) - math.lgamma(total - y + 1) + y * log_q + (total - y) * log_r
+
+    seen = log_prob(count)
+    limit = seen + 1e-7 * max(1.0, abs(seen))  # ties within rounding count as "as extreme"
+    mode = min(total, int((total + 1) * q))
+    lo = mode
+    while lo > 0 and log_prob(lo - 1) > limit:
+        lo -= 1
+    hi = mode
+    while hi < total and log_prob(hi + 1) > limit:
+        hi += 1
+    p_value = 0.0 if log_prob(mode) > limit else math.exp(log_prob(mode))
+    for start, step, end in ((lo - 1, -1, -1), (hi + 1, 1, total + 1)):
+        for y in range(start, end, step):
+            term = math.exp(log_prob(y))
+            p_value += term
+            if term < 1e-18 * max(p_value, 1e-300) and (y - mode) * step > 0:
+                break  # the tail's terms only shrink from here on
     return -seen, min(1.0, p_value)
 
 

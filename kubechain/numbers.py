@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from decimal import Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+_TOLERANCE = re.compile(r"\d+(\.\d*)?([eE][-+]?\d{1,2})?|\.\d+([eE][-+]?\d{1,2})?|\d+/[1-9]\d*")
 _DIGITS = Context(prec=20)
 
 
@@ -62,11 +64,14 @@ def _int_text(n: int) -> str:
 
 
 def tolerance_from_text(text: str) -> Fraction:
-    """`0.001`, `1e-3`, `1/1000` or `0.1%` → Fraction(1, 1000); ValueError when it is none of these
-    or negative. Exact, so a tolerance of 0.1% means 1/1000, not the float nearest to it."""
+    """`0.001`, `1e-3`, `1/1000` or `0.1%` → Fraction(1, 1000); ValueError when it is none of these,
+    negative, or outside 1e-30..1e30 (`1e-999999999` would otherwise build a billion-digit number).
+    Exact, so a tolerance of 0.1% means 1/1000, not the float nearest to it."""
     cleaned = text.strip()
-    scale = Fraction(1, 100) if cleaned.endswith("%") else Fraction(1)
-    value = Fraction(cleaned.rstrip("%").strip()) * scale
-    if value < 0:
-        raise ValueError(f"a tolerance cannot be negative: {text}")
+    number = cleaned.removesuffix("%")
+    if not _TOLERANCE.fullmatch(number):
+        raise ValueError(f"not a number such as 0.001, 1e-3, 1/1000 or 0.1%: {text!r}")
+    value = Fraction(number) * (Fraction(1, 100) if number != cleaned else 1)
+    if value and not Fraction(1, 10**30) <= value <= 10**30:
+        raise ValueError(f"a tolerance must lie between 1e-30 and 1e30: {text!r}")
     return value

@@ -36,11 +36,11 @@ def verdict(service: Service, fit: Fit) -> str:
         e = service.endpoints[worst]
         first_choices = fit.counters == "jump-rules" and service.affinity_seconds is not None
         who = "new clients' first choices" if first_choices else "new connections"
-        said = (f"{e.address or e.chain} got {counts[worst] / total:.1%} of {total:,} {who}; "
-                f"the rules give {float(e.share / reach):.1%} — {said}")
+        said = (f"{e.address or e.chain} got {_share(counts[worst] / total)} of {total:,} {who}; "
+                f"the rules give {_share(float(e.share / reach))} — {said}")
     if fit.unassigned:
-        said += (f"; {fit.unassigned:,} ({fit.unassigned / fit.total:.1%}) found no endpoint, the rules give "
-                 f"{float(service.unassigned):.1%}")
+        said += (f"; {fit.unassigned:,} ({_share(fit.unassigned / fit.total)}) found no endpoint, the rules give "
+                 f"{_share(float(service.unassigned))}")
     if uniform is not None and uniform.p_value is not None and n > 1:
         if uniform.consistent:
             said += f"; also consistent with a fair 1/n ({_p(uniform.p_value)})"
@@ -53,3 +53,8 @@ def verdict(service: Service, fit: Fit) -> str:
 
 def _p(p: float) -> str:
     return f"p = {p:.2g}" if p else "p < 1e-300"  # below what a double holds
+
+
+def _share(value: float) -> str:
+    """33.4%, or two significant digits below 1% (0.05%, 0.00083%) so that tiny shares differ."""
+    return f"{value:.1%}" if value >= 0.01 or value == 0 else f"{value * 100:.2g}%"

@@ -72,7 +72,7 @@ def test_counts_where_the_rules_give_nothing_are_impossible():
 def test_a_single_endpoint_has_nothing_to_test():
     fit = goodness_of_fit([1_000], [Fraction(1)], None, Fraction(0), "dnat")
     assert fit.test == "none" and fit.vs_exact.dof == 0 and fit.vs_exact.p_value is None
-    assert "one endpoint" in fit.reason
+    assert "only one outcome is possible" in fit.reason
     assert goodness_of_fit([0], [Fraction(1)], None, Fraction(0), "dnat").reason == "no connections counted"
 
 
@@ -178,3 +178,20 @@ def test_sample_text_and_bad_input():
     assert out == runner.invoke(main, ["sample", "--draws", "3000", "--seed", "1", path]).output
     bad = runner.invoke(main, ["sample", "-"], input="*nat\n-A X -j\nCOMMIT\n")
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(("count", "total", "q"), [(1, 10, 0.3), (7, 10, 0.3), (3, 200, 0.01), (0, 300, 0.02),
+                                                  (25, 400, 0.03), (12, 900, 0.004)])
+def test_exact_binomial_matches_a_full_enumeration_in_mpmath(count, total, q):
+    import mpmath
+
+    from kubechain.fit import exact_binomial
+
+    with mpmath.workdps(40):
+        probs = [mpmath.binomial(total, y) * mpmath.mpf(q) ** y * (1 - mpmath.mpf(q)) ** (total - y)
+                 for y in range(total + 1)]
+        seen = probs[count]
+        reference = float(sum(p for p in probs if p <= seen * (1 + mpmath.mpf("1e-7"))))
+    statistic, p_value = exact_binomial(count, total, q)
+    assert p_value == pytest.approx(reference, rel=1e-9, abs=1e-15)
+    assert statistic == pytest.approx(-float(mpmath.log(seen)), rel=1e-9)
