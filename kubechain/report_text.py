@@ -29,9 +29,16 @@ def render(analysis: Analysis) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _heading(s: Service) -> str:
+    """`ns/svc:port  kind  10.96.0.10:80/tcp  chain KUBE-SVC-…` (IPv6 bracketed: `[fd00::a]:443`)."""
+    ip = s.cluster_ip or "?"
+    address = f"[{ip}]" if ":" in ip else ip
+    port = f"{address}:{s.port if s.port is not None else '?'}/{s.protocol or 'any'}"
+    return f"{s.name or '(no name)'}  {s.kind}  {port}  chain {s.chain}"
+
+
 def _service(s: Service, has_counters: bool) -> list[str]:
-    port = f"{s.cluster_ip or '?'}:{s.port if s.port is not None else '?'}/{s.protocol or 'any'}"
-    head = f"{s.name or '(no name)'}  {s.kind}  {port}  chain {s.chain}"
+    head = _heading(s)
     if s.affinity_seconds is not None:
         head += f"  affinity ClientIP {s.affinity_seconds}s (shares are for new clients)"
     out = [head]
@@ -76,9 +83,8 @@ def render_sample(sample: Sample) -> str:
              f"(seed {sample.seed}), {len(sample.services)} service port chain{'s' * (len(sample.services) != 1)}"]
     for got in sample.services:
         s = got.service
-        port = f"{s.cluster_ip or '?'}:{s.port if s.port is not None else '?'}/{s.protocol or 'any'}"
         lines.append("")
-        lines.append(f"{s.name or '(no name)'}  {s.kind}  {port}  chain {s.chain}")
+        lines.append(_heading(s))
         rows = [("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)")]
         for i, e in enumerate(got.endpoints, 1):
             share = e.sampled / sample.connections if sample.connections else 0.0

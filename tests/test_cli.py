@@ -90,3 +90,9 @@ def test_a_600_endpoint_service_prints_exact_shares_past_the_4300_digit_guard():
         sys.set_int_max_str_digits(limit)
     report = run("analyze", "-", stdin=text)
     assert report.exit_code == 0 and "n/2^" in report.output and "-bit n)" in report.output
+
+
+def test_ipv6_service_addresses_are_bracketed_in_text_reports():
+    path = str(fixture("ipv6", "nft", "save-c"))
+    for args in (("analyze", path), ("sample", path, "--draws", "100", "--seed", "1")):
+        assert "[fd00:10:96::a]:443/tcp" in run(*args).output
