@@ -16,6 +16,7 @@ from .gcpause import gc_frozen
 from .kube import ServicePort, chain_hash, commented_address, service_ports
 from .model import Jump, Recent, Rule, Ruleset, Table, UnknownMatch
 from .numbers import rational
+from .tables import table_family
 from .walk import EndpointShare, Walk, walk_chain
 
 DEFAULT_TOLERANCE = Fraction(1, 1000)  # relative deviation from 1/n before `non-uniform` fires
@@ -52,6 +53,7 @@ class Service:
     line: int
     observed_total: int | None = None  # sum of the endpoints' observed counters; None without counters
     fit: Fit | None = None  # observed counters vs the exact shares; None without counters or all zero
+    table: int = 0  # index of its nat table in Ruleset.tables (dual-stack dumps repeat chain names)
 
     @property
     def unassigned_probability(self) -> Any:
@@ -87,9 +89,10 @@ def _analyze(ruleset: Ruleset, tolerance: Fraction) -> Analysis:
             "empty-input", "info", None, None,
             "the input holds no chains (iptables-save prints nothing on a node whose kube-proxy uses "
             "nftables): no services to analyze"))
-    for table in ruleset.tables:
+    for index, table in enumerate(ruleset.tables):
         if table.name == "nat":
-            services.extend(_services(table, ruleset, diagnostics, tolerance))
+            services.extend(_services(table, index, table_family(table) or ruleset.family, ruleset, diagnostics,
+                                      tolerance))
             diagnostics.extend(table_findings(table, ruleset.partial))
         elif table.name == "filter":
             diagnostics.extend(no_endpoints(table))
@@ -98,7 +101,7 @@ def _analyze(ruleset: Ruleset, tolerance: Fraction) -> Analysis:
                     ruleset.has_counters)
 
 
-def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
+def _services(table: Table, index: int, family: str, ruleset: Ruleset, diagnostics: list[Diagnostic],
               tolerance: Fraction) -> list[Service]:
     out = []
     reported_missing: set[str] = set()
@@ -116,9 +119,9 @@ def _services(table: Table, ruleset: Ruleset, diagnostics: list[Diagnostic],
                     entries, jumps_into = _entry_rules(table), _endpoint_jumps(table)
                 shared = any(jumps_into[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
                 fit = observed_fit(walk, endpoints, _entered(table, port.chain, entries), shared)
-        service = Service(port.name, port.chain, port.kind, ruleset.family, port.cluster_ip, port.port,
+        service = Service(port.name, port.chain, port.kind, family, port.cluster_ip, port.port,
                           port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
-                          port.frontends, port.line, observed_total, fit)
+                          port.frontends, port.line, observed_total, fit, index)
         out.append(service)
         diagnostics.extend(_walk_findings(service, port, walk, ruleset, reported_missing, tolerance))
         diagnostics.extend(service_findings(service, table.chains))

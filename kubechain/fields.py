@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
 from .model import Counters
@@ -97,3 +98,13 @@ def number(text: str, what: str, minimum: int = 0) -> int:
     if not text.isdigit() or not text.isascii() or int(text) < minimum:
         raise BadValue(text, f"{what}: a whole number of at least {minimum}")
     return int(text)
+
+
+def address_family(address: str) -> str | None:
+    """"ipv4" or "ipv6" for an address or network as the model holds it (`10.0.0.0/8`,
+    `fd00::5`); None for a name that `-L` without -n printed (`localhost`, `anywhere`)."""
+    host = address.split("/", 1)[0]
+    try:
+        return "ipv6" if ipaddress.ip_address(host).version == 6 else "ipv4"
+    except ValueError:
+        return None

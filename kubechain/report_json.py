@@ -76,10 +76,11 @@ def sample_document(sample: Sample) -> dict[str, Any]:
     Only the sampled service ports are listed."""
     doc = document(sample.analysis)
     doc["draws"], doc["seed"] = sample.connections, sample.seed
-    by_chain = {s.service.chain: s for s in sample.services}
+    # by identity, not chain name: a dual-stack dump has an IPv4 and an IPv6 chain of one name
+    by_service = {id(s.service): s for s in sample.services}
     services = []
-    for entry in doc["services"]:
-        sampled = by_chain.get(entry["chain"])
+    for service, entry in zip(sample.analysis.services, doc["services"], strict=True):
+        sampled = by_service.get(id(service))
         if sampled is None:
             continue
         for e, got in zip(entry["endpoints"], sampled.endpoints, strict=True):

@@ -149,13 +149,8 @@ def sample(ruleset: Ruleset, connections: int, seed: int, service: str | None = 
     if connections < 0:
         raise ValueError("the number of connections must be >= 0")
     analysis = analysis or analyze(ruleset)
-    nat = [t for t in ruleset.tables if t.name == "nat"]
-    done = []
-    for svc in analysis.services:
-        if not matches_filter(svc, service):
-            continue
-        table = next(t for t in nat if svc.chain in t.chains)
-        done.append(sample_service(table.chains, svc, connections, seed))
+    done = [sample_service(ruleset.tables[svc.table].chains, svc, connections, seed)
+            for svc in analysis.services if matches_filter(svc, service)]
     return Sample(analysis, connections, seed, tuple(done))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .fields import address_family
 from .model import Chain, Dnat, Masquerade, Table
 
 _NAT_CHAINS = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-",
@@ -36,3 +37,15 @@ def table_name(chains: dict[str, Chain]) -> str:
     if any(isinstance(r.target, nat_targets) for c in chains.values() for r in c.rules):
         return "nat"
     return "filter"
+
+
+def table_family(table: Table) -> str | None:
+    """The family of the first address literal in the table's rules; None when there is none
+    (names printed by `-L` without -n do not count). A dual-stack dump holds one table of each."""
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            for address in (rule.source, rule.destination):
+                family = address_family(address) if address is not None else None
+                if family is not None:
+                    return family
+    return None

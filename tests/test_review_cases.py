@@ -137,3 +137,45 @@ def test_traffic_that_all_fell_through_is_still_tested():
     (service,) = analysis.services
     assert service.observed_total == 0 and service.fit.unassigned == 100
     assert service.fit.vs_exact.p_value < 1e-6 and "observed-skew" in {d.code for d in analysis.diagnostics}
+
+
+def dual_stack_dump() -> str:
+    """`iptables-save; ip6tables-save` of one node: kube-proxy names a service port's chains by a
+    hash of its name and protocol, not its family, so both nat tables hold the same chain names."""
+    from helpers import fixture
+
+    ipv6 = fixture("ipv6", "nft", "save").read_text().replace("V6WEBAAAAAAAAAAA", "EXAMPLEAAAAAAAAAA")
+    return fixture("blog", "nft", "save").read_text() + ipv6
+
+
+def test_dual_stack_dumps_keep_each_family_and_sample_each_table():
+    analysis = kubechain.analyze(kubechain.loads(dual_stack_dump()))
+    assert [(s.chain, s.family) for s in analysis.services][:2] == [
+        ("KUBE-SVC-EXAMPLEAAAAAAAAAA", "ipv4"), ("KUBE-SVC-EXAMPLEAAAAAAAAAA", "ipv6")]
+    sample = kubechain.sample(kubechain.loads(dual_stack_dump()), 3000, 1)
+    for sampled in sample.services:  # each chain walked in its own table: every connection lands
+        assert sum(e.sampled for e in sampled.endpoints) == 3000, sampled.service
+
+
+def test_dual_stack_sample_json_pairs_results_with_their_own_service():
+    import json
+
+    from click.testing import CliRunner
+
+    from kubechain.cli import main
+
+    result = CliRunner().invoke(main, ["sample", "-", "--draws", "600", "--seed", "2", "--format", "json"],
+                                input=dual_stack_dump())
+    assert result.exit_code == 0, result.output
+    for service in json.loads(result.output)["services"]:
+        assert sum(e["sampled"] for e in service["endpoints"]) == 600
+        addresses = {e["address"] for e in service["endpoints"]}
+        assert all(a.startswith("[") for a in addresses) == (service["family"] == "ipv6")
+
+
+def test_a_host_name_in_an_ip6tables_listing_does_not_make_it_ipv4():
+    from helpers import fixture
+
+    text = fixture("ipv6", "nft", "L").read_text()
+    named = text.replace("anywhere ", "localhost", 1)  # what /etc/hosts makes of ::1 without -n
+    assert named != text and kubechain.loads(named).family == "ipv6"
