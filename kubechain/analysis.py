@@ -104,7 +104,6 @@ def _analyze(ruleset: Ruleset, tolerance: Fraction) -> Analysis:
 def _services(table: Table, index: int, family: str, ruleset: Ruleset, diagnostics: list[Diagnostic],
               tolerance: Fraction) -> list[Service]:
     out = []
-    reported_missing: set[str] = set()
     entries: dict[str, list[Rule]] | None = None
     jumps_into: Counter[str] | None = None
     for port in service_ports(table):
@@ -123,7 +122,7 @@ def _services(table: Table, index: int, family: str, ruleset: Ruleset, diagnosti
                           port.protocol, walk.affinity_seconds, endpoints, walk.unassigned,
                           port.frontends, port.line, observed_total, fit, index)
         out.append(service)
-        diagnostics.extend(_walk_findings(service, port, walk, ruleset, reported_missing, tolerance))
+        diagnostics.extend(_walk_findings(service, port, walk, tolerance))
         diagnostics.extend(service_findings(service, table.chains))
     return out
 
@@ -220,22 +219,9 @@ def _entered(table: Table, chain: str, entries: dict[str, list[Rule]]) -> int | 
     return sum(r.counters.packets for r in rules)  # type: ignore[union-attr]
 
 
-def _walk_findings(service: Service, port: ServicePort, walk: Walk, ruleset: Ruleset,
-                   reported_missing: set[str], tolerance: Fraction) -> list[Diagnostic]:
+def _walk_findings(service: Service, port: ServicePort, walk: Walk, tolerance: Fraction) -> list[Diagnostic]:
     found = []
     label = service.name or service.chain
-    for chain, line in walk.missing_chains.items():
-        if chain in reported_missing:
-            continue
-        reported_missing.add(chain)
-        treated = ("its share is reported by chain name" if chain.startswith("KUBE-SEP-")
-                   else "it is assumed to return, as KUBE-MARK-MASQ does")
-        if ruleset.partial:
-            found.append(Diagnostic("missing-chain", "info", chain, line,
-                                    f"{chain} is not in this partial listing; {treated}"))
-        else:
-            found.append(Diagnostic("missing-chain", "error", chain, line,
-                                    f"{service.chain} jumps to {chain}, which the dump does not define; {treated}"))
     for chain, line in walk.cycles:
         found.append(Diagnostic("jump-cycle", "error", chain, line,
                                 f"jumping to {chain} from {service.chain}'s path loops back into a chain "

@@ -29,14 +29,36 @@ _NO_ENDPOINTS = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$"
 
 
 def table_findings(table: Table, partial: bool) -> list[Diagnostic]:
-    """orphan-chain and unreachable-rule for one nat table."""
-    found: list[Diagnostic] = []
+    """missing-chain, orphan-chain and unreachable-rule for one nat table."""
+    found = _missing(table, partial)
     if not partial:
         found.extend(_orphans(table))
     ends: dict[str, bool] = {}
     for chain in table.chains.values():
         if chain.name.startswith(PER_SERVICE_PREFIXES):
             found.extend(_unreachable(chain, table.chains, ends))
+    return found
+
+
+def _missing(table: Table, partial: bool) -> list[Diagnostic]:
+    """Jumps to chains the dump does not define, wherever they are (reached by traffic or not);
+    the walk treats them as the message says. In a one-chain printout they are expected: info."""
+    first: dict[str, tuple[str, int]] = {}
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            target = rule.target
+            if type(target) is Jump and target.chain not in table.chains:
+                first.setdefault(target.chain, (chain.name, rule.line))
+    found = []
+    for missing, (source, line) in first.items():
+        treated = ("its share is reported by chain name" if missing.startswith("KUBE-SEP-")
+                   else "it is assumed to return, as KUBE-MARK-MASQ does")
+        if partial:
+            found.append(Diagnostic("missing-chain", "info", missing, line or None,
+                                    f"{missing} is not in this partial listing; {treated}"))
+        else:
+            found.append(Diagnostic("missing-chain", "error", missing, line or None,
+                                    f"{source} jumps to {missing}, which the dump does not define; {treated}"))
     return found
 
 

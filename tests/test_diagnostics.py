@@ -209,3 +209,11 @@ def test_unreachable_rule_behind_an_affinity_services_last_jump():
     assert ("unreachable-rule", "KUBE-SVC-V6WEBAAAAAAAAAAA") in {
         (d.code, d.chain) for d in kubechain.analyze(kubechain.loads(broken)).diagnostics}
     assert "unreachable-rule" not in {d.code for d in kubechain.analyze(kubechain.loads(text)).diagnostics}
+
+
+def test_missing_chain_is_reported_even_where_no_new_connection_goes():
+    # `-s X` never matches the walk's client, but the dangling jump is still a broken rule set
+    text = edited(REPAIRED_SAVE, append_after=("-A KUBE-SVC-DIAGUNIFORMAAAAA -m comment",
+                                               "-A KUBE-SVC-DIAGUNIFORMAAAAA -s 10.9.9.9/32 -j KUBE-MARK-GONE"))
+    missing = [d for d in kubechain.analyze(kubechain.loads(text)).diagnostics if d.code == "missing-chain"]
+    assert [(d.severity, d.chain) for d in missing] == [("error", "KUBE-MARK-GONE")]
