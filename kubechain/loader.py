@@ -146,11 +146,13 @@ def _has_counters(tables: tuple[Table, ...]) -> bool:
 
 
 def _is_partial(tables: tuple[Table, ...]) -> bool:
-    """A single-chain printout (`-L CHAIN`, `-S CHAIN`): no built-in chain is shown, where every
-    whole-table printout shows them all (-L as `Chain OUTPUT (policy …)`, -S as `-P OUTPUT`).
-    Text with `*table` headers is restore input or iptables-save: whole tables, even when a
-    hand-written one (kube-proxy's own restore data) declares no built-in chain."""
-    return not any(c.builtin for t in tables for c in t.chains.values())
+    """A single-chain printout (`-L CHAIN`, `-S CHAIN`): one chain per table, or no built-in chain
+    at all, where every whole-table printout shows all of the table's built-in chains (at least
+    two: raw has PREROUTING and OUTPUT). Text with `*table` headers is restore input or
+    iptables-save: whole tables, even when a hand-written one (kube-proxy's own restore data)
+    declares no built-in chain."""
+    return (all(len(t.chains) == 1 for t in tables)
+            or not any(c.builtin for t in tables for c in t.chains.values()))
 
 
 def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> ParseError:
