@@ -244,17 +244,16 @@ def _endpoint_line(service: Service, chain: str) -> int | None:
 
 
 def _uniformity(service: Service, label: str, tolerance: Fraction) -> list[Diagnostic]:
-    fair = service.fair_share
-    if fair is None or len(service.endpoints) < 2:
-        return []
     n = len(service.endpoints)
+    if n < 2:
+        return []
     worst = max(service.endpoints, key=lambda e: relative_deviation(e.share, n))
     deviation = relative_deviation(worst.share, n)
     if deviation <= tolerance:
         return []
     return [Diagnostic("non-uniform", "warning", service.chain, service.line,
                        f"{label}: {worst.address or worst.chain} gets {float(worst.share):.4%} of new "
-                       f"connections where a fair 1/{len(service.endpoints)} is {float(fair):.4%} "
+                       f"connections where a fair 1/{n} is {1 / n:.4%} "
                        f"({_relative_text(deviation)} off; tolerance {_relative_text(tolerance)})")]
 
 

@@ -19,10 +19,15 @@ from .model import TWO_31, probability_threshold
 KUBE_PROXY_DECIMALS = (10, 6, 5)
 
 
+def kube_proxy_written(remaining: int, decimals: int) -> str:
+    """The `--probability` kube-proxy writes with `remaining` endpoints left: `%0.<d>f` of 1/k."""
+    return f"{1.0 / remaining:.{decimals}f}"
+
+
 @lru_cache(maxsize=1 << 16)
 def kube_proxy_threshold(remaining: int, decimals: int) -> int:
     """The kernel threshold of kube-proxy's rule for `remaining` endpoints left: t(fmt(1/k, d))."""
-    return probability_threshold(f"{1.0 / remaining:.{decimals}f}")
+    return probability_threshold(kube_proxy_written(remaining, decimals))
 
 
 def cascade_precision(thresholds: Sequence[int | None]) -> int | None:

@@ -44,11 +44,11 @@ def _service(s: Service, has_counters: bool) -> list[str]:
     out = [head]
     if not s.endpoints:
         out.append("  no endpoints")
-    fair = s.fair_share
+    n = len(s.endpoints)
     total = sum(e.observed or 0 for e in s.endpoints)
     rows = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
     for i, e in enumerate(s.endpoints, 1):
-        deviation = _relative(e.share, fair)
+        deviation = _relative(e.share, n)
         observed = "-"
         if has_counters and e.observed is not None:
             observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
@@ -104,8 +104,9 @@ def _decimal(value: Fraction) -> str:
     return f"{float(value) * 100:.9f}%" if value not in (0, 1) else decimal_text(value * 100) + "%"
 
 
-def _relative(share: Fraction, fair: Fraction | None) -> str:
-    if not fair:
+def _relative(share: Fraction, n: int) -> str:
+    """(share - 1/n) / (1/n), as share·n - 1: no subtraction of two long dyadic fractions."""
+    if not n:
         return "-"
-    deviation = (share - fair) / fair
+    deviation = share * n - 1
     return f"{float(deviation):+.2e}" if deviation else "0"

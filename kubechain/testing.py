@@ -28,6 +28,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from .cascade import kube_proxy_written
 from .model import (
     TWO_31,
     AddrType,
@@ -54,6 +55,7 @@ from .model import (
     Verdict,
     probability_threshold,
 )
+from .render_values import probability as printed_threshold
 
 __all__ = [
     "FORMATS", "Dump", "KubeService", "cascades", "dumps", "kube_proxy_probability", "printed_probability",
@@ -74,13 +76,13 @@ _PORT_NAMES = ("http", "https", "grpc", "metrics", "dns", "p80", "web")
 @lru_cache(maxsize=4096)
 def kube_proxy_probability(n: int, i: int, decimals: int = 10) -> str:
     """The `--probability` kube-proxy writes for rule i (from 0) of n: `%0.<decimals>f` of 1/(n-i)."""
-    return f"{1.0 / (n - i):0.{decimals}f}"
+    return kube_proxy_written(n - i, decimals)
 
 
 @lru_cache(maxsize=4096)
 def printed_probability(written: str) -> str:
     """What iptables prints back for `--probability written`: `%.11f` of t/2^31, t = lround(p·2^31)."""
-    return f"{probability_threshold(written) / TWO_31:.11f}"
+    return printed_threshold(probability_threshold(written))
 
 
 def uniformity_bound(n: int, decimals: int = 10) -> float:
@@ -447,9 +449,6 @@ def rulesets(draw: st.DrawFn, *, family: str | None = None, counters: bool | Non
 
 # --- arbitrary cascades ---------------------------------------------------------------------------
 
-def _threshold_text(t: int) -> str:
-    return f"{t / TWO_31:.11f}"
-
 
 _thresholds = st.one_of(st.integers(0, TWO_31), st.sampled_from([0, 1, TWO_31 // 2, TWO_31 - 1, TWO_31]))
 
@@ -458,7 +457,7 @@ _thresholds = st.one_of(st.integers(0, TWO_31), st.sampled_from([0, 1, TWO_31 //
 def _condition(draw: st.DrawFn, family: str) -> dict[str, Any]:
     kind = draw(st.sampled_from(["none", "random", "random", "nth", "source", "not-source", "rcheck"]))
     if kind == "random":
-        return {"matches": (StatisticRandom(_threshold_text(draw(_thresholds)), draw(st.booleans())),)}
+        return {"matches": (StatisticRandom(printed_threshold(draw(_thresholds)), draw(st.booleans())),)}
     if kind == "nth":
         every = draw(st.integers(1, 10))
         return {"matches": (StatisticNth(every, draw(st.integers(0, every - 1)), draw(st.booleans())),)}

@@ -3,8 +3,9 @@ themselves are fair. Shared by the reports and the `observed-skew` diagnostic.""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING
+
+from .cascade import relative_deviation
 
 if TYPE_CHECKING:
     from .analysis import Service
@@ -28,11 +29,10 @@ def verdict(service: Service, fit: Fit) -> str:
     total = fit.total if fit.unassigned is not None else sum(counts)
     reach = 1 if fit.unassigned is not None else 1 - service.unassigned
     if counts and total and n and reach:
-        fair = Fraction(1, n)
         if exact is not None and exact.consistent is False:
             worst = max(range(n), key=lambda i: abs(counts[i] / total - float(service.endpoints[i].share / reach)))
         else:
-            worst = max(range(n), key=lambda i: abs(service.endpoints[i].share - fair))
+            worst = max(range(n), key=lambda i: relative_deviation(service.endpoints[i].share, n))
         e = service.endpoints[worst]
         first_choices = fit.counters == "jump-rules" and service.affinity_seconds is not None
         who = "new clients' first choices" if first_choices else "new connections"

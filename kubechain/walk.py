@@ -80,7 +80,6 @@ class Walk:
     start: str
     endpoints: dict[str, EndpointShare] = field(default_factory=dict)
     unassigned: Any = ZERO  # mass that leaves the start chain without reaching a DNAT
-    missing_chains: dict[str, int] = field(default_factory=dict)  # chain → line of first jump
     cycles: list[tuple[str, int]] = field(default_factory=list)  # (chain, line of the jump)
     affinity_seconds: int | None = None
     no_dnat: list[str] = field(default_factory=list)  # endpoint chains left without a DNAT
@@ -212,7 +211,7 @@ def _apply(chains: dict[str, Chain], name: str, rule: Rule, target: object, hit:
     kind = type(target)
     if kind is Jump:
         if target.chain not in chains:
-            came_back = _missing(walk, target.chain, rule, hit)
+            came_back = _missing(walk, target.chain, hit)
         elif target.chain in stack:
             walk.cycles.append((target.chain, rule.line))
             walk.unassigned += hit
@@ -263,11 +262,10 @@ def _endpoint(walk: Walk, chain: str) -> EndpointShare:
     return share
 
 
-def _missing(walk: Walk, chain: str, rule: Rule, hit: Fraction) -> Fraction:
+def _missing(walk: Walk, chain: str, hit: Fraction) -> Fraction:
     """A jump to a chain the dump does not hold. An endpoint chain (as in a `-L KUBE-SVC-X`
     listing) keeps the share by name; any other chain is assumed to return, as KUBE-MARK-MASQ
     does. Returns the mass that comes back."""
-    walk.missing_chains.setdefault(chain, rule.line)
     if not chain.startswith(ENDPOINT_PREFIX):
         return hit
     share = _endpoint(walk, chain)
