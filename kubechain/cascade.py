@@ -101,6 +101,7 @@ def relative_deviation(share: Fraction, n: int) -> Fraction:
     return abs(share * n - 1)
 
 
+@lru_cache(maxsize=1024)
 def kube_proxy_deviation(n: int, decimals: int) -> Fraction:
     """The largest relative deviation from 1/n of kube-proxy's own n-endpoint cascade."""
     thresholds = [kube_proxy_threshold(n - i, decimals) for i in range(n - 1)] + [None]
