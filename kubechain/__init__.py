@@ -6,48 +6,50 @@
         for endpoint in service.endpoints:
             print(service.name, endpoint.address, endpoint.probability)
 
-Heavy modules (sympy, the parsers) are imported on first use so that the CLI starts fast.
+Heavy modules (sympy, numpy, the parsers) are imported on first use so that the CLI starts fast.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
+import os
 
-from .errors import ParseError
+from .errors import ParseError, RenderError
 
 if TYPE_CHECKING:
-    from .analysis import Analysis
+    from .analysis.results import Analysis
+    from .analysis.sampling import Sample
     from .model import Ruleset
-    from .sampler import Sample
 
-__all__ = ["ParseError", "analyze", "load", "loads", "sample"]
+__all__ = ["ParseError", "RenderError", "analyze", "load", "loads", "sample"]
 __version__ = "0.1.0"
 
 
-def load(source: Any, *, input_format: str | None = None) -> Ruleset:
+def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None) -> Ruleset:
     """Parse a dump from a path, `-` for stdin, or an open file (format auto-detected)."""
-    from .loader import load as _load
+    from .parse import load as _load
     return _load(source, input_format=input_format)
 
 
 def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
     """Parse dump text (format auto-detected unless `input_format` is given)."""
-    from .loader import loads as _loads
+    from .parse import loads as _loads
     return _loads(text, path=path, input_format=input_format)
 
 
-def analyze(ruleset: Ruleset, *, tolerance: Fraction | None = None) -> Analysis:
+def analyze(ruleset: Ruleset, *, tolerance: Fraction | str | float | None = None) -> Analysis:
     """Each service port's endpoints with their exact, kernel-level selection probabilities, and
     the diagnostics; `tolerance` is the relative deviation from 1/n allowed before `non-uniform`
-    (default 1/1000)."""
-    from .analysis import DEFAULT_TOLERANCE
+    (default 1/1000; also text as the CLI takes it: `0.1%`, `1/1000`)."""
     from .analysis import analyze as _analyze
-    return _analyze(ruleset, DEFAULT_TOLERANCE if tolerance is None else Fraction(tolerance))
+    from .analysis import tolerance as _tolerance
+    return _analyze(ruleset, _tolerance(tolerance))
 
 
 def sample(ruleset: Ruleset, connections: int, seed: int, service: str | None = None) -> Sample:
     """Send `connections` new connections through each service port chain (or those whose name or
     chain contains `service`) with the kernel's own random test; counts, intervals and fit tests."""
-    from .sampler import sample as _sample
-    return _sample(ruleset, connections, seed, service)
+    from .analysis import analyze as _analyze
+    from .analysis.sampling import sample as _sample
+    return _sample(_analyze(ruleset), connections, seed, service)

@@ -35,20 +35,20 @@ def main() -> None:  # noqa: D103
 def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_on: str, tolerance: str) -> None:
     """Analyze each FILE (`-` for stdin) on its own: services, endpoints, exact shares."""
     from .analysis import analyze as run_analysis
-    from .numbers import tolerance_from_text
+    from .analysis import tolerance_from_text
 
     try:
         allowed = tolerance_from_text(tolerance)
     except (ValueError, ZeroDivisionError) as err:
         raise click.BadParameter(f"{tolerance!r} is not a tolerance ({err})", param_hint="--tolerance") from None
-    from .diagnostics import at_or_above
+    from .analysis.diagnostics import at_or_above
 
     analyses = [run_analysis(_load_or_exit(path, input_format, "analyze"), allowed) for path in files]
     if output == "json":
-        from .report_json import dumps
+        from .report.documents import dumps
         click.echo(dumps(analyses), nl=False)
     else:
-        from .report_text import render
+        from .report.text import render
         click.echo("\n".join(render(a) for a in analyses), nl=False)
     if fail_on != "never" and any(at_or_above(a.diagnostics, fail_on) for a in analyses):
         sys.exit(1)
@@ -69,21 +69,23 @@ def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, o
            input_format: str | None) -> None:
     """Sample new connections through each FILE's service chains with the kernel's own random
     test, and check the counts against the exact shares."""
-    from .sampler import sample as run_sample
+    from .analysis import analyze as run_analysis
+    from .analysis.sampling import sample as run_sample
 
-    samples = [run_sample(_load_or_exit(path, input_format, "sample"), draws, seed, service) for path in files]
+    samples = [run_sample(run_analysis(_load_or_exit(path, input_format, "sample")), draws, seed, service)
+               for path in files]
     if output == "json":
-        from .report_json import sample_dumps
+        from .report.documents import sample_dumps
         click.echo(sample_dumps(samples), nl=False)
     else:
-        from .report_text import render_sample
+        from .report.text import render_sample
         click.echo("\n".join(render_sample(s) for s in samples), nl=False)
 
 
 
 def _load_or_exit(path: str, input_format: str | None, verb: str) -> Ruleset:
     """The parsed dump, or one paragraph on stderr and exit status 2 (unusable input)."""
-    from .loader import load
+    from .parse import load
 
     try:
         return load(path, input_format=input_format)

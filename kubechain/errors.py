@@ -1,4 +1,4 @@
-"""The one exception users catch: input that cannot be read as any iptables dump."""
+"""The errors kubechain raises about its input and output, in one place."""
 
 from __future__ import annotations
 
@@ -29,3 +29,17 @@ class ParseError(ValueError):
         where = f"{self.path or '<input>'}:{self.line}:{self.column}"
         shown = self.text if len(self.text) <= 120 else self.text[:117] + "..."
         return f"{where}: {self.reason}\n    {shown}\n  expected {self.expected}"
+
+
+class BadValue(ValueError):
+    """An option value iptables would never print (`--every 0`, `--probability nan`); the parsers
+    turn it into a ParseError located at `token`."""
+
+    def __init__(self, token: str, expected: str) -> None:
+        super().__init__(f"{expected}, not {token!r}")
+        self.token = token
+        self.expected = expected
+
+
+class RenderError(ValueError):
+    """The model lacks what the asked format prints (e.g. a match kept verbatim in another format)."""

@@ -1,31 +1,129 @@
-"""The Kubernetes view of a nat table: which chains are service ports, and how traffic reaches
-them (cluster IP, external IP, load-balancer IP, NodePort).
+"""Everything kube-proxy names and writes, and the Kubernetes view of a nat table built from it:
+which chains are service ports, and how traffic reaches them (cluster IP, external IP,
+load-balancer IP, NodePort).
 
-kube-proxy names the chains of one service port with one hash (KUBE-SVC-H, KUBE-SVL-H,
-KUBE-EXT-H, KUBE-FW-H), so they are grouped by it. Comments are used for names only when
-present: large clusters drop them, and nothing else here depends on them.
+kube-proxy names the chains of one service port with one hash (KUBE-SVC-H, KUBE-SVL-H, KUBE-EXT-H,
+KUBE-FW-H), so they are grouped by it. Comments are used for names only when present: large
+clusters drop them, and nothing else here depends on them. Source: kubernetes/kubernetes
+`pkg/proxy/iptables/proxier.go` (see shared/FACTS.md).
 """
 
 from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .model import Chain, Comment, Jump, Ports, Rule, Table
+from .model import Chain, Comment, Jump, Ports, Recent, Rule, Table
 
-SERVICE_KINDS = {"KUBE-SVC-": "cluster", "KUBE-SVL-": "local", "KUBE-EXT-": "external",
-                 "KUBE-XLB-": "external"}
-_ENTRY_CHAINS = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-XLB-", "KUBE-FW-")
+# --- chain names ---------------------------------------------------------------------------------------
+
+#: the chains that select endpoints for one service port, and the kind each stands for
+SERVICE_CHAIN_KINDS = {"KUBE-SVC-": "cluster", "KUBE-SVL-": "local", "KUBE-EXT-": "external",
+                       "KUBE-XLB-": "external"}  # KUBE-XLB- before v1.24
+SERVICE_CHAIN_PREFIXES = tuple(SERVICE_CHAIN_KINDS)
+FIREWALL_PREFIX = "KUBE-FW-"
+ENDPOINT_PREFIX = "KUBE-SEP-"
+#: chains that carry a service port's hash
+HASHED_PREFIXES = (*SERVICE_CHAIN_PREFIXES, FIREWALL_PREFIX)
+#: chains kube-proxy creates per service or endpoint; one that nothing jumps to is stale
+PER_SERVICE_PREFIXES = (*HASHED_PREFIXES, ENDPOINT_PREFIX)
+
+SERVICES_CHAIN = "KUBE-SERVICES"
+NODEPORTS_CHAIN = "KUBE-NODEPORTS"
+MARK_MASQ_CHAIN = "KUBE-MARK-MASQ"
+MARK_DROP_CHAIN = "KUBE-MARK-DROP"
+POSTROUTING_CHAIN = "KUBE-POSTROUTING"
+#: the chains whose rules are a service port's frontends, and the frontend kind they imply
+FRONTEND_CHAINS = ((SERVICES_CHAIN, None), (NODEPORTS_CHAIN, "nodeport"))
+#: chain names that exist only in a nat table
+NAT_ONLY_CHAINS = (*PER_SERVICE_PREFIXES, MARK_MASQ_CHAIN, POSTROUTING_CHAIN)
+#: the mark KUBE-MARK-MASQ sets and KUBE-POSTROUTING masquerades on
+MASQ_MARK = 0x4000
+
+# --- what kube-proxy writes ---------------------------------------------------------------------------------
+
+#: kube-proxy's `--probability` formats, newest first: `%0.10f` (since v1.17), `%f` (2015), `%0.5f`
+KUBE_PROXY_DECIMALS = (10, 6, 5)
+
+
+def kube_proxy_written(remaining: int, decimals: int) -> str:
+    """The `--probability` kube-proxy writes with `remaining` endpoints left: `%0.<d>f` of 1/k."""
+    return f"{1.0 / remaining:.{decimals}f}"
+
+
+def affinity_check(rule: Rule) -> Recent | None:
+    """The `recent --rcheck` (or `--update`) match of a ClientIP-affinity rule, which a new client
+    fails (and a returning one passes): the one test of "is this an affinity rule"."""
+    for m in rule.matches:
+        if type(m) is Recent and m.checks:
+            return m
+    return None
+
+
+# --- comments --------------------------------------------------------------------------------------------
+
 _COMMENT_ADDRESS = re.compile(r" -> (\S+)$")
-_FRONTEND_SUFFIXES = (" cluster IP", " external IP", " loadbalancer IP")
+FRONTEND_KINDS = ("cluster IP", "external IP", "loadbalancer IP")
 _NAME_IN_COMMENT = re.compile(
     r"^(?:(?:masquerade |masquerade LOCAL |route LOCAL |pod )?traffic for (?P<a>\S+) external destinations"
     r"|(?P<b>\S+?)(?: -> \S+| cluster IP| external IP| loadbalancer IP)?)$")
+#: the filter-table comments of a service without (local) endpoints
+NO_ENDPOINTS_COMMENT = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$")
+
+
+def comment_of(rule: Rule) -> str | None:
+    for m in rule.matches:
+        if type(m) is Comment:
+            return m.text
+    return None
+
+
+def commented_address(rule: Rule) -> str | None:
+    """The endpoint a kube-proxy comment names: `ns/svc:port -> 10.1.2.3:8080` → `10.1.2.3:8080`."""
+    m = _COMMENT_ADDRESS.search(comment_of(rule) or "")
+    return m[1] if m else None
+
+
+def service_name(comment: str | None) -> str | None:
+    """`ns/svc:port cluster IP`, `ns/svc:port -> 10.0.0.1:80`, … → `ns/svc:port`."""
+    if not comment:
+        return None
+    m = _NAME_IN_COMMENT.match(comment)
+    name = m and (m["a"] or m["b"])
+    return name if name and "/" in name and " " not in name else None
+
+
+# --- ports -------------------------------------------------------------------------------------------------
+
 #: the few service names kube-proxy ports commonly get, for `-L` without -n (`dpt:http-alt`)
 _SERVICE_PORTS = {"http": 80, "https": 443, "http-alt": 8080, "domain": 53, "webcache": 8080,
                   "pcsync-https": 8443, "ssh": 22, "ldap": 389, "mysql": 3306, "postgresql": 5432,
                   "redis": 6379, "amqp": 5672, "sun-sr-https": 6443}
+
+
+def port_number(text: str | None, protocol: str | None = None) -> int | None:
+    """`8080` → 8080; a service name as `-L` without -n prints it → its number, if known."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    if text in _SERVICE_PORTS:
+        return _SERVICE_PORTS[text]
+    try:
+        return socket.getservbyname(text, protocol or "tcp")
+    except OSError:
+        return None
+
+
+def dport_of(rule: Rule) -> str | None:
+    for m in rule.matches:
+        if type(m) is Ports and m.dport is not None:
+            return m.dport.value
+    return None
+
+
+# --- the kube view ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +141,8 @@ class Frontend:
 
 @dataclass(frozen=True, slots=True)
 class ServicePort:
-    """A chain that selects endpoints for one service port, with what is known about it."""
+    """A chain that selects endpoints for one service port, with what is known about it, and the
+    table it lives in (a dual-stack dump has two tables with the same chain names)."""
 
     chain: str
     kind: str  # "cluster", "local", "external"
@@ -53,99 +152,64 @@ class ServicePort:
     protocol: str | None
     frontends: tuple[Frontend, ...]
     line: int
+    table: Table = field(compare=False, repr=False)
 
 
 def chain_hash(name: str) -> str | None:
-    for prefix in _ENTRY_CHAINS:
+    """The service-port hash of a KUBE-SVC/SVL/EXT/XLB/FW chain name, else None."""
+    for prefix in HASHED_PREFIXES:
         if name.startswith(prefix):
             return name[len(prefix):]
     return None
 
 
-def port_number(text: str | None, protocol: str | None = None) -> int | None:
-    """`8080` → 8080; a service name as `-L` without -n prints it → its number, if known."""
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    if text in _SERVICE_PORTS:
-        return _SERVICE_PORTS[text]
-    try:
-        return socket.getservbyname(text, protocol or "tcp")
-    except OSError:
-        return None
-
-
-def comment_of(rule: Rule) -> str | None:
-    for m in rule.matches:
-        if type(m) is Comment:
-            return m.text
-    return None
-
-
-def commented_address(rule: Rule) -> str | None:
-    """The endpoint a kube-proxy comment names: `ns/svc:port -> 10.1.2.3:8080` → `10.1.2.3:8080`."""
-    m = _COMMENT_ADDRESS.search(comment_of(rule) or "")
-    return m[1] if m else None
-
-
-def dport_of(rule: Rule) -> str | None:
-    for m in rule.matches:
-        if type(m) is Ports and m.dport:
-            return m.dport
-    return None
-
-
-def service_name(comment: str | None) -> str | None:
-    """`ns/svc:port cluster IP`, `ns/svc:port -> 10.0.0.1:80`, … → `ns/svc:port`."""
-    if not comment:
-        return None
-    m = _NAME_IN_COMMENT.match(comment)
-    name = m and (m["a"] or m["b"])
-    return name if name and "/" in name and " " not in name else None
+def service_chain_kind(name: str) -> str | None:
+    """"cluster", "local" or "external" for a service port chain's name, else None."""
+    return next((kind for prefix, kind in SERVICE_CHAIN_KINDS.items() if name.startswith(prefix)), None)
 
 
 def frontends(table: Table) -> list[Frontend]:
     """Rules of KUBE-SERVICES and KUBE-NODEPORTS that jump into a service port's chains."""
     found = []
-    for chain_name, default_kind in (("KUBE-SERVICES", None), ("KUBE-NODEPORTS", "nodeport")):
+    for chain_name, default_kind in FRONTEND_CHAINS:
         chain = table.chains.get(chain_name)
         for rule in chain.rules if chain else ():
-            if not isinstance(rule.target, Jump) or chain_hash(rule.target.chain) is None:
+            target = rule.target
+            if type(target) is not Jump or chain_hash(target.chain) is None:
                 continue
-            kind = default_kind or _frontend_kind(rule)
-            found.append(Frontend(kind, rule.destination, port_number(dport_of(rule), rule.protocol),
-                                  rule.protocol, rule.target.chain, service_name(comment_of(rule)),
-                                  rule.line))
+            kind = default_kind or _frontend_kind(rule, target.chain)
+            protocol = str(rule.protocol) if rule.protocol is not None else None
+            address = rule.destination.value if rule.destination is not None else None
+            found.append(Frontend(kind, address, port_number(dport_of(rule), protocol), protocol, target.chain,
+                                  service_name(comment_of(rule)), rule.line))
     return found
 
 
-def _frontend_kind(rule: Rule) -> str:
+def _frontend_kind(rule: Rule, target: str) -> str:
     comment = comment_of(rule) or ""
-    for suffix in _FRONTEND_SUFFIXES:
-        if comment.endswith(suffix):
-            return suffix.strip()
-    target = rule.target.chain  # type: ignore[union-attr]
-    if target.startswith("KUBE-FW-"):
+    for kind in FRONTEND_KINDS:
+        if comment.endswith(" " + kind):
+            return kind
+    if target.startswith(FIREWALL_PREFIX):
         return "loadbalancer IP"
-    return "external IP" if target.startswith(("KUBE-EXT-", "KUBE-XLB-")) else "cluster IP"
+    return "external IP" if service_chain_kind(target) == "external" else "cluster IP"
 
 
 def service_ports(table: Table) -> list[ServicePort]:
     """Every KUBE-SVC/SVL/EXT chain of the table, ordered as KUBE-SERVICES first reaches them."""
     fronts = frontends(table)
-    by_hash: dict[str, list[Frontend]] = {}
-    names: dict[str, str] = {}
+    by_hash: dict[str | None, list[Frontend]] = {}
+    names: dict[str | None, str] = {}
     for f in fronts:
         h = chain_hash(f.chain)
         by_hash.setdefault(h, []).append(f)
         if f.name:
             names.setdefault(h, f.name)
-    ordered = _ordered_chains(table, fronts)
     ports = []
-    for chain in ordered:
+    for chain in _ordered_chains(table, fronts):
         h = chain_hash(chain.name)
-        kind = next(k for p, k in SERVICE_KINDS.items() if chain.name.startswith(p))
+        kind = service_chain_kind(chain.name)
+        assert kind is not None
         group = by_hash.get(h, [])
         name = names.get(h) or _name_from_rules(chain)
         cluster = next((f for f in group if f.kind == "cluster IP"), None)
@@ -153,20 +217,19 @@ def service_ports(table: Table) -> list[ServicePort]:
             ip, port, protocol = cluster.address, cluster.port, cluster.protocol
         else:
             ip, port, protocol = _from_masquerade_rule(table, h)
-        ports.append(ServicePort(chain.name, kind, name, ip, port, protocol, tuple(group), chain.line))
+        ports.append(ServicePort(chain.name, kind, name, ip, port, protocol, tuple(group), chain.line, table))
     return ports
 
 
 def _ordered_chains(table: Table, fronts: list[Frontend]) -> list[Chain]:
     seen: dict[str, Chain] = {}
-    hashes = [chain_hash(f.chain) for f in fronts]
-    for h in dict.fromkeys(hashes):
-        for prefix in SERVICE_KINDS:
-            chain = table.chains.get(prefix + h)
+    for h in dict.fromkeys(chain_hash(f.chain) for f in fronts):
+        for prefix in SERVICE_CHAIN_PREFIXES:
+            chain = table.chains.get(f"{prefix}{h}")
             if chain is not None:
                 seen.setdefault(chain.name, chain)
     for chain in table.chains.values():
-        if chain.name.startswith(tuple(SERVICE_KINDS)):
+        if chain.name.startswith(SERVICE_CHAIN_PREFIXES):
             seen.setdefault(chain.name, chain)
     return list(seen.values())
 
@@ -183,6 +246,7 @@ def _from_masquerade_rule(table: Table, h: str | None) -> tuple[str | None, int 
     """kube-proxy repeats `-d clusterIP --dport P` on the KUBE-MARK-MASQ rule of KUBE-SVC-H."""
     chain = table.chains.get(f"KUBE-SVC-{h}") or table.chains.get(f"KUBE-SVL-{h}")
     for rule in chain.rules if chain else ():
-        if rule.destination and not rule.destination_negated:
-            return rule.destination, port_number(dport_of(rule), rule.protocol), rule.protocol
+        if rule.destination is not None and not rule.destination.negated:
+            protocol = str(rule.protocol) if rule.protocol is not None else None
+            return rule.destination.value, port_number(dport_of(rule), protocol), protocol
     return None, None, None

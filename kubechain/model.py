@@ -1,23 +1,43 @@
 """The typed model that every input format is parsed into: ruleset → table → chain → rule.
 
-Everything is a frozen, slotted dataclass: a 30k-service dump holds about a million rules, so
-the model must be small, immutable and shareable. Format quirks are normalised away here
-(protocol numbers become names, `/32` and `0.0.0.0/0` disappear), so that one rule set printed
-by `iptables -L`, `iptables -S` or `iptables-save` gives equal models.
+Everything is a frozen, slotted dataclass: a 30k-service dump holds about a million rules, so the
+model must be small, immutable and shareable. Format quirks are normalised away here (protocol
+numbers become names, `/32` and `0.0.0.0/0` disappear, a probability is the threshold the kernel
+stores, a mark is two integers), so one rule set printed by `iptables -L`, `iptables -S` or
+`iptables-save` gives equal models.
+
+Negation has one spelling: an option that `!` can negate holds a :class:`Negatable` value, as
+kube-proxy's own test parser does (`IPTablesValue{Negated, Value}`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
+from typing import Generic, TypeVar
 
-TWO_31 = 1 << 31
+from .netfilter import statistic_probability
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Negatable(Generic[T]):
+    """An option's value and whether `!` negates it: `! -s 10.0.0.0/8` is Negatable("10.0.0.0/8", True)."""
+
+    value: T
+    negated: bool = False
+
+    def __str__(self) -> str:
+        return f"!{self.value}" if self.negated else str(self.value)
 
 
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """Packet and byte counters; `*_exact` is False when iptables printed it with K/M/G/T."""
+    """Packet and byte counters; `*_exact` is False when iptables printed it with K/M/G/T (then the
+    value is the printed one times the unit: 123K is 123000, and the true count lies within
+    :func:`kubechain.netfilter.abbreviated_range`)."""
 
     packets: int
     bytes: int
@@ -25,7 +45,7 @@ class Counters:
     bytes_exact: bool = True
 
 
-# --- matches -------------------------------------------------------------------------------
+# --- matches -------------------------------------------------------------------------------------------
 
 
 class Match:
@@ -41,59 +61,56 @@ class Comment(Match):
 
 @dataclass(frozen=True, slots=True)
 class Ports(Match):
-    """The tcp/udp/sctp match: `-m tcp --dport 80`, printed `tcp dpt:80`. Ports stay strings
-    because `-L` without `-n` prints service names (`dpt:http-alt`)."""
+    """The tcp/udp/sctp/dccp/udplite match: `-m tcp --dport 80`, printed `tcp dpt:80`. Ports stay
+    text (`80`, `1000:2000`) because `-L` without -n prints service names (`dpt:http-alt`);
+    `extra` is the rest of the module's options (tcp flags…), kept verbatim."""
 
     protocol: str
-    dport: str | None = None
-    sport: str | None = None
-    dport_negated: bool = False
-    sport_negated: bool = False
+    dport: Negatable[str] | None = None
+    sport: Negatable[str] | None = None
     extra: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Multiport(Match):
     direction: str  # "dports", "sports" or "ports"
-    ports: str
-    negated: bool = False
+    ports: Negatable[str]
 
 
 @dataclass(frozen=True, slots=True)
 class StatisticRandom(Match):
-    """`statistic --mode random --probability P`: matches when (random & 0x7FFFFFFF) < t."""
+    """`statistic --mode random --probability P`: matches when (random & 0x7FFFFFFF) < threshold,
+    with threshold = lround(P · 2^31), which is all the kernel keeps of P."""
 
-    probability: str  # as printed; the kernel only ever sees `threshold`
-    inverted: bool = False
-
-    @property
-    def threshold(self) -> int:
-        return probability_threshold(self.probability)
+    threshold: Negatable[int]
 
     @property
     def match_probability(self) -> Fraction:
-        return random_match_probability(self.probability, self.inverted)
+        return statistic_probability(self.threshold.value, self.threshold.negated)
 
 
 @dataclass(frozen=True, slots=True)
 class StatisticNth(Match):
     """`statistic --mode nth --every N --packet P`: a counter, one packet in N over time."""
 
-    every: int
+    every: Negatable[int]
     packet: int = 0
-    inverted: bool = False
 
     @property
     def match_probability(self) -> Fraction:
-        p = Fraction(1, self.every)
-        return 1 - p if self.inverted else p
+        p = Fraction(1, self.every.value)
+        return 1 - p if self.every.negated else p
+
+
+#: `recent` commands that test the list (the others, SET and REMOVE, are actions that always match)
+RECENT_CHECKS = frozenset({"CHECK", "UPDATE"})
 
 
 @dataclass(frozen=True, slots=True)
 class Recent(Match):
     """`recent`: kube-proxy's ClientIP affinity (`--rcheck` in SVC chains, `--set` in SEP)."""
 
-    command: str  # CHECK, SET, UPDATE or REMOVE
+    command: Negatable[str]  # CHECK, SET, UPDATE or REMOVE
     name: str
     seconds: int | None = None
     reap: bool = False
@@ -101,41 +118,52 @@ class Recent(Match):
     ttl: bool = False
     side: str = "source"
     mask: str | None = None
-    inverted: bool = False
+
+    @property
+    def checks(self) -> bool:
+        """True for `--rcheck`/`--update`: a test of the list, which a new client fails."""
+        return self.command.value in RECENT_CHECKS
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A mark and the bits of it that count: `0x4000/0x4000`."""
+
+    value: int
+    mask: int
 
 
 @dataclass(frozen=True, slots=True)
 class MarkMatch(Match):
-    value: str
-    negated: bool = False
+    mark: Negatable[Mark]
 
 
 @dataclass(frozen=True, slots=True)
 class AddrType(Match):
-    src_type: str | None = None
-    dst_type: str | None = None
-    src_negated: bool = False
-    dst_negated: bool = False
-    extra: str = ""
+    src_type: Negatable[str] | None = None
+    dst_type: Negatable[str] | None = None
+    limit_iface_in: bool = False
+    limit_iface_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ConnState(Match):
-    """`conntrack --ctstate` (module "conntrack") or `state --state` (module "state")."""
+    """`conntrack --ctstate` (module "conntrack") or `state --state` (module "state"); states in
+    the order iptables prints them."""
 
-    states: str
-    negated: bool = False
+    states: Negatable[tuple[str, ...]]
     module: str = "conntrack"
 
 
 @dataclass(frozen=True, slots=True)
 class UnknownMatch(Match):
-    """Match text the parser does not interpret, kept verbatim (never dropped)."""
+    """Match text the parser does not interpret, kept verbatim (never dropped): save form starts
+    with `-m `, listing form does not."""
 
     text: str
 
 
-# --- targets -------------------------------------------------------------------------------
+# --- targets ---------------------------------------------------------------------------------------------
 
 
 class Target:
@@ -161,16 +189,25 @@ class Verdict(Target):
 
 @dataclass(frozen=True, slots=True)
 class Dnat(Target):
-    """DNAT (or SNAT, by `name`) to `destination`: `10.1.2.3:80` or `[fd00::5]:80`."""
+    """DNAT to `destination`: `10.1.2.3:80`, `10.1.2.3`, `1.2.3.4:80-90` or `[fd00::5]:80`;
+    `flags` are netfilter.NAT_FLAGS names, in the order iptables prints them."""
 
     destination: str
-    flags: str = ""
-    name: str = "DNAT"
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snat(Target):
+    """SNAT to `source`."""
+
+    source: str
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class MarkTarget(Target):
-    """MARK, normalised to --set-xmark VALUE/MASK (what iptables-save prints)."""
+    """MARK, normalised to --set-xmark VALUE/MASK (what iptables-save prints): the new mark is
+    (mark & ~mask) ^ value."""
 
     value: int
     mask: int
@@ -178,7 +215,11 @@ class MarkTarget(Target):
 
 @dataclass(frozen=True, slots=True)
 class Masquerade(Target):
-    flags: str = ""
+    """MASQUERADE, optionally to a port range (`to_ports`, `1000-2000`); `flags` are
+    netfilter.NAT_FLAGS names, in the order iptables prints them."""
+
+    to_ports: str | None = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,39 +229,28 @@ class Reject(Target):
 
 @dataclass(frozen=True, slots=True)
 class OtherTarget(Target):
-    """Any other target extension (LOG, CONNMARK, SNAT options…), options kept verbatim."""
+    """Any other target extension (LOG, CONNMARK, REDIRECT…), its options kept verbatim in the
+    save form they were read in."""
 
     name: str
     text: str = ""
 
 
-VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
-#: Target extensions shipped with iptables 1.8.9; a user chain can never take one of these names.
-TARGET_EXTENSIONS = frozenset({
-    "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "MARK", "CONNMARK", "REJECT", "LOG", "NFLOG",
-    "ULOG", "TRACE", "CT", "NOTRACK", "TPROXY", "TCPMSS", "TOS", "TTL", "HL", "DSCP", "ECN",
-    "CLASSIFY", "CHECKSUM", "CONNSECMARK", "SECMARK", "AUDIT", "LED", "IDLETIMER", "NFQUEUE",
-    "SET", "SYNPROXY", "TEE", "HMARK", "CLUSTERIP", "RATEEST", "TCPOPTSTRIP", "MIRROR", "SAME",
-})
-
-
-# --- structure -----------------------------------------------------------------------------
+# --- structure -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule. `line` is its 1-based line in the input; addresses are None for "any"."""
+    """One rule. `line` is its 1-based line in the input; an address or interface of None is "any"."""
 
     target: Target | None
     matches: tuple[Match, ...] = ()
-    protocol: str | None = None
-    source: str | None = None
-    destination: str | None = None
-    source_negated: bool = False
-    destination_negated: bool = False
-    in_interface: str | None = None
-    out_interface: str | None = None
-    fragment: str | None = None
+    protocol: Negatable[str] | None = None
+    source: Negatable[str] | None = None
+    destination: Negatable[str] | None = None
+    in_interface: Negatable[str] | None = None
+    out_interface: Negatable[str] | None = None
+    fragment: Negatable[bool] | None = None  # `-f`, or `! -f`
     counters: Counters | None = None
     line: int = field(default=0, compare=False)  # where it was read; not part of its meaning
 
@@ -252,7 +282,7 @@ class Ruleset:
 
     tables: tuple[Table, ...]
     format: str  # "iptables-list" or "iptables-save"
-    family: str  # "ipv4" or "ipv6"
+    family: str  # "ipv4" or "ipv6": that of the first table that shows one
     path: str | None = None
     has_counters: bool = False
     partial: bool = False  # a `-L CHAIN` / `-S CHAIN` printout: other chains exist but are not shown
@@ -261,19 +291,32 @@ class Ruleset:
         return next((t for t in self.tables if t.name == name), None)
 
 
-@lru_cache(maxsize=4096)
-def random_match_probability(printed: str, inverted: bool) -> Fraction:
-    """t / 2^31 (or 1 - t / 2^31 when inverted), one Fraction per distinct printed value."""
-    p = Fraction(probability_threshold(printed), TWO_31)
-    return 1 - p if inverted else p
+def jumps_into(table: Table) -> Counter[str]:
+    """How many rules of the table jump or go to each chain: the `(N references)` both backends
+    print, orphans, and endpoint chains shared by several service chains all come from this."""
+    return Counter(rule.target.chain for chain in table.chains.values() for rule in chain.rules
+                   if type(rule.target) is Jump)
 
 
-@lru_cache(maxsize=4096)
-def probability_threshold(printed: str) -> int:
-    """The integer iptables stores for `--probability printed`: lround(strtod(p) * 2^31).
+def address_family(address: str) -> str | None:
+    """"ipv4" or "ipv6" for an address or network as the model holds it (`10.0.0.0/8`, `fd00::5`);
+    None for a name that `-L` without -n printed (`localhost`)."""
+    import ipaddress
 
-    iptables computes it in double precision, so convert through float exactly as it does;
-    the cache keeps a 30k-service dump to a handful of distinct conversions.
-    """
-    scaled = Fraction(float(printed)) * TWO_31
-    return int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2))
+    host = address.split("/", 1)[0]
+    try:
+        return "ipv6" if ipaddress.ip_address(host).version == 6 else "ipv4"
+    except ValueError:
+        return None
+
+
+def table_family(table: Table) -> str | None:
+    """The family of the first address literal in the table's rules; None when there is none (names
+    printed by `-L` without -n do not count). A dual-stack dump holds one table of each."""
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            for address in (rule.source, rule.destination):
+                family = address_family(address.value) if address is not None else None
+                if family is not None:
+                    return family
+    return None

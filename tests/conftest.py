@@ -1,10 +1,10 @@
-"""pytest configuration: the netns fixture lives in helpers.py with the other shared helpers;
-hypothesis profiles come from kubechain.testing (`dev` unless `--hypothesis-profile` says otherwise)."""
+"""pytest configuration: the netns fixture comes from support.kernel; hypothesis profiles from
+kubechain.testing (`dev` unless `--hypothesis-profile` says otherwise)."""
 
 import os
 
-from helpers import netns  # noqa: F401  (re-exported as a fixture)
 from hypothesis import settings
+from support.kernel import netns  # noqa: F401  (re-exported as a fixture)
 
 from kubechain.testing import register_profiles
 

@@ -1,0 +1,407 @@
+"""Every diagnostic code: one small check per code, registered with its severity and what makes it
+fire (kubechain.analysis.diagnostics). README's table of codes is checked against this registry.
+
+Checks of a service port read the analysed Service and the walk that produced it, never the rules
+again; checks of a table read its structure once (who jumps where). The walk's client model
+applies: a protocol-only condition (`-p tcp`) counts as met, because KUBE-SERVICES already sent
+only the service's protocol here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..kube import (
+    ENDPOINT_PREFIX,
+    FIREWALL_PREFIX,
+    MARK_DROP_CHAIN,
+    NO_ENDPOINTS_COMMENT,
+    PER_SERVICE_PREFIXES,
+    affinity_check,
+    comment_of,
+    commented_address,
+)
+from ..model import (
+    Chain,
+    Comment,
+    Dnat,
+    Jump,
+    Ports,
+    Recent,
+    Reject,
+    Rule,
+    Ruleset,
+    StatisticRandom,
+    Table,
+    UnknownMatch,
+    Verdict,
+    jumps_into,
+)
+from .cascade import (
+    cascade_precision,
+    collisions,
+    deviation_exceeds,
+    first_collision,
+    kube_proxy_deviation,
+    worst_deviation,
+)
+from .diagnostics import Finding, register
+from .fit_sentence import fit_sentence
+from .results import Service
+from .walk import Walk
+
+SKEW_P_VALUE = 1e-6  # observed-skew fires below this fit p-value
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCheck:
+    """What the checks of one service port read: its analysis and the walk that made it."""
+
+    service: Service
+    walk: Walk[Fraction]
+    tolerance: Fraction
+
+    @property
+    def label(self) -> str:
+        return self.service.name or self.service.chain
+
+
+@dataclass(slots=True)
+class TableCheck:
+    """What the checks of one table read: the table, whether the printout shows only one chain,
+    and who jumps where (counted once)."""
+
+    table: Table
+    partial: bool
+    jumps: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if not self.jumps:
+            self.jumps = jumps_into(self.table)
+
+
+# --- the walk -----------------------------------------------------------------------------------
+
+@register("fall-through", "error", "service",
+          "probability leaves a cluster/local service chain without reaching a DNAT")
+def fall_through(c: ServiceCheck) -> Iterator[Finding]:
+    s = c.service
+    if s.unassigned > 0 and s.kind != "external":
+        yield Finding(s.chain, s.line, f"{c.label}: {float(s.unassigned):.6%} of new connections leave "
+                                       f"{s.chain} without reaching any endpoint")
+
+
+@register("no-dnat", "error", "service",
+          "a KUBE-SEP chain ends without DNAT, so its share passes to the next rule")
+def no_dnat(c: ServiceCheck) -> Iterator[Finding]:
+    lines = {e.chain: e.line for e in c.service.endpoints}
+    for chain in c.walk.no_dnat:
+        yield Finding(chain, lines.get(chain, c.service.line),
+                      f"{chain} ({c.label}) ends without a DNAT rule, so its share of new connections silently "
+                      "passes to the next rule")
+
+
+@register("missing-chain", "error", "nat",
+          "a jump to a chain the dump does not define (iptables refuses such rules, so this comes from edited or "
+          "truncated text)", partial_severity="info")
+def missing_chain(c: TableCheck) -> Iterator[Finding]:
+    """Jumps to chains the dump does not define, wherever they are (reached by traffic or not); the
+    walk treats them as the message says. In a one-chain printout they are expected."""
+    first: dict[str, tuple[str, int]] = {}
+    for chain in c.table.chains.values():
+        for rule in chain.rules:
+            target = rule.target
+            if type(target) is Jump and target.chain not in c.table.chains:
+                first.setdefault(target.chain, (chain.name, rule.line))
+    for missing, (source, line) in first.items():
+        treated = ("its share is reported by chain name" if missing.startswith(ENDPOINT_PREFIX)
+                   else "it is assumed to return, as KUBE-MARK-MASQ does")
+        if c.partial:
+            yield Finding(missing, line or None, f"{missing} is not in this partial listing; {treated}")
+        else:
+            yield Finding(missing, line or None, f"{source} jumps to {missing}, which the dump does not define; {treated}")
+
+
+@register("jump-cycle", "error", "service", "chains jump in a cycle (the kernel refuses these too)")
+def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
+    for chain, line in c.walk.cycles:
+        yield Finding(chain, line, f"jumping to {chain} from {c.service.chain}'s path loops back into a chain "
+                                   "already being evaluated; the kernel refuses such rules")
+
+
+# --- the table's structure --------------------------------------------------------------------------
+
+@register("orphan-chain", "warning", "nat",
+          "a KUBE-SVC/SVL/EXT/FW/SEP chain nothing jumps to (not checked in a `-L CHAIN` listing)")
+def orphan_chain(c: TableCheck) -> Iterator[Finding]:
+    if c.partial:
+        return
+    for chain in c.table.chains.values():
+        if chain.name.startswith(PER_SERVICE_PREFIXES) and not c.jumps[chain.name]:
+            yield Finding(chain.name, chain.line or None,
+                          f"{chain.name} is defined but no rule jumps to it, so it receives no traffic "
+                          "(left behind by a scale-down or a half-finished kube-proxy sync)")
+
+
+@register("unreachable-rule", "warning", "nat",
+          "rules after an unconditional verdict, DNAT, goto, or jump into a chain that always ends (no RETURN, no "
+          "goto to a chain that can fall off its end), in a service or endpoint chain; kube-proxy's own dead "
+          "`KUBE-MARK-DROP` backstop at the end of a pre-v1.24 KUBE-FW chain is not reported")
+def unreachable_rule(c: TableCheck) -> Iterator[Finding]:
+    ends = _Ends(c.table.chains)
+    for chain in c.table.chains.values():
+        if not chain.name.startswith(PER_SERVICE_PREFIXES):
+            continue
+        for i, rule in enumerate(chain.rules[:-1]):
+            if not ends.leaves_chain(rule):
+                continue
+            rest = chain.rules[i + 1:]
+            if chain.name.startswith(FIREWALL_PREFIX) and all(_marks_drop(r) for r in rest):
+                break  # kube-proxy before v1.24 ended every KUBE-FW chain with this dead backstop
+            yield Finding(chain.name, rest[0].line or None,
+                          f"{chain.name}: {len(rest)} rule{'s' * (len(rest) > 1)} after the unconditional "
+                          f"{_describe_target(rule)} can never match")
+            break
+
+
+class _Ends:
+    """Which chains every connection jumping in leaves by a verdict or DNAT (memoised per table)."""
+
+    def __init__(self, chains: dict[str, Chain]) -> None:
+        self.chains = chains
+        self.known: dict[str, bool] = {}
+
+    def leaves_chain(self, rule: Rule) -> bool:
+        """True when no new connection reaching `rule` ever gets to the next rule of its chain: an
+        unconditional verdict (RETURN included), DNAT, goto, or jump into a chain that always ends."""
+        if not _unconditional(rule):
+            return False
+        target = rule.target
+        if type(target) in (Verdict, Reject, Dnat):
+            return True
+        return type(target) is Jump and (target.goto or self.always_ends(target.chain))
+
+    def always_ends(self, name: str) -> bool:
+        """Every connection jumping into `name` meets a verdict or DNAT inside it (or in the chains
+        it calls): rules in order, and any way back to the caller (a RETURN, a goto to a chain that
+        can fall off its end, the end of the chain) makes it False."""
+        if name not in self.known:
+            self.known[name] = False  # a cycle (or a missing chain) is not known to end
+            self.known[name] = self._rules_end(self.chains.get(name))
+        return self.known[name]
+
+    def _rules_end(self, chain: Chain | None) -> bool:
+        for rule in chain.rules if chain is not None else ():
+            target = rule.target
+            if type(target) is Verdict and target.name == "RETURN":
+                return False  # conditional or not, some connections go back to the caller
+            if type(target) is Jump and target.goto and not self.always_ends(target.chain):
+                return False  # the goto'd chain can fall off its end, which returns to our caller
+            if _unconditional(rule) and (type(target) in (Verdict, Reject, Dnat) or (
+                    type(target) is Jump and self.always_ends(target.chain))):
+                return True
+        return False
+
+
+def _marks_drop(rule: Rule) -> bool:
+    return type(rule.target) is Jump and rule.target.chain == MARK_DROP_CHAIN
+
+
+def _unconditional(rule: Rule) -> bool:
+    if rule.source or rule.destination or rule.in_interface or rule.out_interface or rule.fragment:
+        return False
+    return all(type(m) is Comment or (type(m) is Ports and not (m.dport or m.sport or m.extra))
+               or (type(m) is Recent and m.command.value == "SET" and not m.command.negated)  # an action
+               for m in rule.matches)
+
+
+def _describe_target(rule: Rule) -> str:
+    target = rule.target
+    if type(target) is Jump:
+        return f"{'goto' if target.goto else 'jump'} to {target.chain}"
+    if type(target) is Verdict:
+        return target.name
+    return type(target).__name__.upper()
+
+
+# --- the service's endpoints ----------------------------------------------------------------------
+
+@register("duplicate-endpoint", "warning", "service", "two endpoint chains of one service DNAT to the same address")
+def duplicate_endpoint(c: ServiceCheck) -> Iterator[Finding]:
+    by_address = defaultdict(list)
+    for endpoint in c.service.endpoints:
+        if endpoint.address is not None:
+            by_address[endpoint.address].append(endpoint)
+    for address, same in by_address.items():
+        if len(same) > 1:
+            yield Finding(same[1].chain, same[1].line,
+                          f"{c.label}: {len(same)} endpoint chains ({', '.join(e.chain for e in same)}) DNAT to "
+                          f"{address}, which therefore gets {float(sum(e.share for e in same)):.4%} of new connections")
+
+
+@register("comment-mismatch", "warning", "service",
+          "a rule's `-> A` comment names another address than its endpoint chain's DNAT")
+def comment_mismatch(c: ServiceCheck) -> Iterator[Finding]:
+    # an endpoint chain missing from the dump took its address from this very comment
+    actual = {s.chain: s.destination for s in c.walk.endpoints.values() if s.destination and not s.missing}
+    seen = set()
+    for chain, rule in c.walk.endpoint_jumps:
+        target = rule.target
+        said = commented_address(rule)
+        if chain != c.service.chain or not said or type(target) is not Jump or target.chain not in actual:
+            continue
+        if target.chain not in seen and said != actual[target.chain]:
+            seen.add(target.chain)
+            yield Finding(target.chain, rule.line or None,
+                          f"{c.label}: the comment says \"-> {said}\" but {target.chain} DNATs to "
+                          f"{actual[target.chain]}; trust the DNAT")
+
+
+@register("no-endpoints", "warning", "filter",
+          "kube-proxy's `… has no endpoints` REJECT or `… has no local endpoints` DROP in the filter table "
+          "(one per service)")
+def no_endpoints(c: TableCheck) -> Iterator[Finding]:
+    groups: dict[tuple[str, bool], list[Rule]] = defaultdict(list)
+    for chain in c.table.chains.values():
+        for rule in chain.rules:
+            m = NO_ENDPOINTS_COMMENT.match(comment_of(rule) or "")
+            if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
+                groups[m["name"], bool(m["local"])].append(rule)
+    for (name, local), rules in groups.items():
+        where = ", ".join(_destination(r) for r in rules)
+        verb = "drops" if type(rules[0].target) is Verdict else "rejects"
+        if local:
+            text = (f"{name} has no local endpoints on this node (externalTrafficPolicy: Local): kube-proxy {verb} "
+                    f"external traffic to {where} here; the load balancer's health check should keep it away")
+        else:
+            text = f"{name} has no endpoints: kube-proxy {verb} every new connection to {where}"
+        yield Finding(None, rules[0].line or None, text)
+
+
+def _destination(rule: Rule) -> str:
+    port = next((m.dport.value for m in rule.matches if type(m) is Ports and m.dport), None)
+    address = rule.destination.value if rule.destination is not None else "any local address"
+    if port and ":" in address:  # IPv6: bracketed, as kube-proxy writes endpoints
+        return f"[{address}]:{port}"
+    return f"{address}:{port}" if port else address
+
+
+# --- the shares -----------------------------------------------------------------------------------
+
+@register("non-uniform", "warning", "service",
+          "an endpoint's exact share differs from 1/n by more than the tolerance (relative)")
+def non_uniform(c: ServiceCheck) -> Iterator[Finding]:
+    endpoints = c.service.endpoints
+    n = len(endpoints)
+    found = worst_deviation([e.share for e in endpoints]) if n >= 2 else None
+    if found is None or not deviation_exceeds(endpoints[found[0]].share, n, c.tolerance):
+        return
+    worst = endpoints[found[0]]
+    yield Finding(c.service.chain, c.service.line,
+                  f"{c.label}: {worst.address or worst.chain} gets {float(worst.share):.4%} of new connections where "
+                  f"a fair 1/{n} is {1 / n:.4%} ({_relative_text(found[1])} off; tolerance "
+                  f"{_relative_text(c.tolerance)})")
+
+
+def _relative_text(value: Fraction) -> str:
+    return f"{float(value):.1%}" if value >= Fraction(1, 1000) or not value else f"{float(value):.2e}"
+
+
+@register("observed-skew", "warning", "service",
+          "the dump's exact counters contradict the exact shares (fit p < 1e-6; see \"Observed counters\")")
+def observed_skew(c: ServiceCheck) -> Iterator[Finding]:
+    """p < 1e-6, so about one healthy service in a million is flagged by chance (the verdict line's
+    0.001 is for reading, this is for alerting)."""
+    fit = c.service.fit
+    exact = fit.vs_exact if fit is not None else None
+    if fit is not None and exact is not None and exact.p_value is not None and exact.p_value < SKEW_P_VALUE:
+        yield Finding(c.service.chain, c.service.line,
+                      f"{c.label}: the counters contradict the rules: {fit_sentence(c.service, fit)}")
+
+
+@register("session-affinity", "info", "service",
+          "ClientIP affinity (`recent --rcheck`), reported on the chain holding those rules")
+def session_affinity(c: ServiceCheck) -> Iterator[Finding]:
+    held = [m for m in c.walk.affinity.get(c.service.chain, ()) if not m.command.negated]
+    if not held:
+        return
+    seconds = [m.seconds for m in held if m.seconds is not None]
+    timeout = f"{max(seconds)} s" if seconds else "no timeout"
+    yield Finding(c.service.chain, c.service.line,
+                  f"{c.label} has ClientIP affinity ({timeout}): the shares are for new clients; a returning "
+                  "client keeps its endpoint until the entry expires")
+
+
+def endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
+    """The thresholds of the service chain's endpoint rules (affinity rules excluded), in order, or
+    None when a rule has a shape kube-proxy never writes (several or inverted statistic matches…)."""
+    thresholds: list[int | None] = []
+    for chain, rule in c.walk.endpoint_jumps:
+        if chain != c.service.chain or affinity_check(rule) is not None:
+            continue
+        statistic = [m for m in rule.matches if type(m) is not Comment]
+        if not statistic:
+            thresholds.append(None)
+        elif len(statistic) == 1 and type(statistic[0]) is StatisticRandom and not statistic[0].threshold.negated:
+            thresholds.append(statistic[0].threshold.value)
+        else:
+            return None
+    return thresholds
+
+
+@register("legacy-precision", "info", "service",
+          "the cascade is kube-proxy's, written with 5 (`%0.5f`, before v1.17) or 6 (`%f`) decimals")
+def legacy_precision(c: ServiceCheck) -> Iterator[Finding]:
+    thresholds = endpoint_thresholds(c)
+    decimals = cascade_precision(thresholds) if thresholds else None
+    if thresholds and decimals is not None and decimals < 10:
+        endpoints = c.service.endpoints  # rules may be more: two may lead to one endpoint
+        found = worst_deviation([e.share for e in endpoints])
+        worst = found[1] if found else Fraction(0)
+        yield Finding(c.service.chain, c.service.line,
+                      f"{c.label}: probabilities written with {decimals} decimals (kube-proxy before v1.17); the "
+                      f"kernel's shares differ from 1/{len(endpoints)} by up to {float(worst):.4%} (relative); "
+                      f"kube-proxy's current 10 decimals leave {float(kube_proxy_deviation(len(thresholds), 10)):.1e}")
+
+
+@register("kernel-collision", "info", "service",
+          "two neighbouring endpoint rules get one kernel threshold where kube-proxy meant 1/k and 1/(k-1)")
+def kernel_collision(c: ServiceCheck) -> Iterator[Finding]:
+    thresholds = endpoint_thresholds(c)
+    hits = collisions(thresholds) if thresholds else []
+    if thresholds and hits:
+        i, k, written = hits[0]
+        yield Finding(c.service.chain, c.service.line,
+                      f"{c.label}: endpoint rules {i + 1} and {i + 2} (meant as 1/{k} and 1/{k - 1}; {len(hits)} "
+                      f"such pair{'s' * (len(hits) > 1)}) get the same kernel threshold {thresholds[i]}/2^31, so the "
+                      f"kernel cannot give them different odds; kube-proxy's {written}-decimal cascade first does "
+                      f"this at {first_collision(written):,} endpoints")
+
+
+# --- the input --------------------------------------------------------------------------------------
+
+@register("unknown-match", "info", "input", "match text kept verbatim and not interpreted (one per distinct text)")
+def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
+    seen: Counter[str] = Counter()
+    first: dict[str, tuple[str, int]] = {}
+    for table in ruleset.tables:
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                for m in rule.matches:
+                    if type(m) is UnknownMatch:
+                        seen[m.text] += 1
+                        first.setdefault(m.text, (chain.name, rule.line))
+    for text, count in seen.items():
+        yield Finding(first[text][0], first[text][1],
+                      f"match text kept verbatim, not interpreted ({count} rule{'s' * (count > 1)}; taken as "
+                      f"matching where it lies on a service path): {text}")
+
+
+@register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")
+def empty_input(ruleset: Ruleset) -> Iterator[Finding]:
+    if not any(t.chains for t in ruleset.tables):
+        yield Finding(None, None, "the input holds no chains (iptables-save prints nothing on a node whose "
+                                  "kube-proxy uses nftables): no services to analyze")

@@ -1,0 +1,117 @@
+"""A dump's counters, read as connections: what each endpoint observed, what entered a service
+chain, and their fit against the exact shares (README, "Observed counters").
+
+The nat table sees only the first packet of a connection, so a DNAT rule's packet counter is the
+number of new connections sent to its endpoint. Two cases need other counters: with ClientIP
+affinity a returning client repeats its endpoint (not an independent draw), and endpoint chains
+shared by KUBE-SVC and KUBE-SVL count both paths; then the rules that jump to the endpoints
+without `recent --rcheck` are counted instead (each chain's own first choices).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..kube import FRONTEND_CHAINS, HASHED_PREFIXES, affinity_check, chain_hash, commented_address
+from ..model import Jump, Rule, Table, jumps_into
+from .fit import Fit, goodness_of_fit
+from .walk import EndpointShare, Walk
+
+ROUNDED = ("counters printed with a K/M/G suffix are rounded by up to half a unit, more than the sampling "
+           "noise this test measures: list with -x (or use iptables-save -c) for a fit")
+
+
+@dataclass(slots=True)
+class TableCounters:
+    """What the counter readings of one nat table need, computed on first use, once per table."""
+
+    table: Table
+    _entries: dict[str, list[Rule]] | None = field(default=None, init=False)
+    _jumps: Counter[str] | None = field(default=None, init=False)
+
+    @property
+    def entries(self) -> dict[str, list[Rule]]:
+        """Rules of KUBE-SERVICES and KUBE-NODEPORTS by the chain they jump to."""
+        if self._entries is None:
+            self._entries = {}
+            for name, _ in FRONTEND_CHAINS:
+                chain = self.table.chains.get(name)
+                for rule in chain.rules if chain else ():
+                    if type(rule.target) is Jump:
+                        self._entries.setdefault(rule.target.chain, []).append(rule)
+        return self._entries
+
+    @property
+    def jumps(self) -> Counter[str]:
+        if self._jumps is None:
+            self._jumps = jumps_into(self.table)
+        return self._jumps
+
+    def entered(self, chain: str) -> int | None:
+        """Connections that entered `chain`: the counters of the jumps into it from KUBE-SERVICES,
+        KUBE-NODEPORTS and the chains of its own service port (KUBE-EXT/FW/SVC/SVL with its hash).
+        None when a counter is missing or rounded."""
+        h = chain_hash(chain)
+        rules = list(self.entries.get(chain, ()))
+        for prefix in HASHED_PREFIXES:
+            group = self.table.chains.get(prefix + h) if h else None
+            if group is not None and group.name != chain:
+                rules.extend(r for r in group.rules if type(r.target) is Jump and r.target.chain == chain)
+        counted = [r.counters for r in rules]
+        if not counted or any(c is None or not c.packets_exact for c in counted):
+            return None
+        return sum(c.packets for c in counted if c is not None)
+
+
+def endpoint_address(share: EndpointShare[Fraction]) -> str | None:
+    """From the DNAT; for an endpoint chain missing from the printout, from a jump's `->` comment."""
+    if share.destination is None and share.missing:
+        return next((a for r in share.jump_rules if (a := commented_address(r))), None)
+    return share.destination
+
+
+def endpoint_observed(share: EndpointShare[Fraction], has_counters: bool) -> tuple[int | None, bool]:
+    """(new connections counted, all counters exact): the DNAT rules' packet counters, or for an
+    endpoint chain missing from the printout the jumps into it; (None, False) without counters."""
+    if not has_counters:
+        return None, False
+    counted = share.dnat_rules if share.dnat_rules else (share.jump_rules if share.missing else [])
+    readings = [r.counters for r in counted if r.counters is not None]
+    return sum(c.packets for c in readings), all(c.packets_exact for c in readings)
+
+
+def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tuple[int | None, bool]],
+                 table: TableCounters) -> Fit | None:
+    """The dump's counters against the exact shares (module docstring): None when nothing was
+    counted and nothing can fall through; a `test: "none"` fit when counters are rounded."""
+    shared = any(table.jumps[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
+    entered = table.entered(walk.start)
+    if walk.affinity_seconds is not None or shared:
+        source = "jump-rules"
+        readings = [[r.counters for r in s.jump_rules if r.counters is not None and affinity_check(r) is None]
+                    for s in walk.endpoints.values()]
+        counts = [sum(c.packets for c in group) for group in readings]
+        exact = all(c.packets_exact for group in readings for c in group)
+        if walk.affinity_seconds is not None:
+            entered = None  # returning clients enter too; only the new clients' choices are counted
+    else:
+        source = "dnat"
+        counts = [n or 0 for n, _ in observed]
+        exact = all(ok or not n for n, ok in observed)
+    return fit_counts(counts, exact, shares, walk.unassigned or Fraction(0), entered, source)
+
+
+def fit_counts(counts: list[int], exact: bool, shares: list[Fraction], unassigned_probability: Fraction,
+               entered: int | None, source: str) -> Fit | None:
+    total = sum(counts)
+    # an unassigned cell only where the rules let connections fall through: otherwise a gap between
+    # the entry and endpoint counters is a non-atomic snapshot of a busy node, not an event
+    known = entered is not None and entered >= total and unassigned_probability > 0
+    unassigned = entered - total if known and entered is not None else None
+    if total == 0 and not unassigned:
+        return None
+    if not exact:
+        return Fit("none", None, None, total, None, source, ROUNDED, tuple(counts))
+    return goodness_of_fit(counts, shares, unassigned, unassigned_probability, source)

@@ -1,0 +1,158 @@
+"""Sample new connections through the service chains as the kernel would, to check the exact
+analysis empirically: the same walk (analysis.walk) with a flow of integer connection counts.
+
+Kernel primitives, bit for bit (their one home is kubechain.netfilter):
+- iptables `statistic --mode random`: draw a uniform u32 r; match when `(r & 0x7FFFFFFF) < t`
+  with t = lround(p · 2^31) (`!` inverts);
+- `statistic --mode nth --every N --packet P`: a per-rule counter starting at N−1−P; each packet
+  that reaches the match advances it, wrapping N−1 → 0, and the packet matches on the wrap;
+- nftables `numgen random mod N`: bucket `(r · N) >> 32`.
+
+Because each draw is independent of which connections survived earlier rules, counting the
+matches among the M connections that reach a rule is exact: M fresh u32s are drawn (in chunks,
+to bound memory) and the matches counted. No binomial shortcut: the kernel's integer comparison
+is what is exercised.
+
+Seeds: service port chain C gets its own stream, PCG64(SeedSequence(seed, spawn_key=(K,))) with K
+the big-endian integer of C's name in UTF-8. So a service's counts depend only on the seed, its
+rules and the number of connections: not on the other services, their order, or a filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model import Rule, StatisticNth, StatisticRandom
+from ..netfilter import nth_initial, nth_matches, statistic_matches
+from .fit import Fit, goodness_of_fit, wilson_interval
+from .results import Analysis, Service
+from .walk import Gate, Walk, endpoint_key, walk_chain
+
+CHUNK = 1 << 20  # u32s drawn at once: 4 MiB
+
+
+class U32Source(Protocol):
+    """Where the draws come from: a numpy Generator, or crafted draws in a test."""
+
+    def integers(self, low: int, high: int, size: int, dtype: type[np.uint32]) -> npt.NDArray[np.uint32]: ...
+
+
+def count_random_matches(rng: U32Source, reaching: int, threshold: int, negated: bool = False,
+                         chunk: int = CHUNK) -> int:
+    """Draw one u32 per connection reaching the match and count the kernel's matches
+    (netfilter.statistic_matches, the same comparison the exact analysis is derived from)."""
+    hits, left = 0, reaching
+    while left:
+        size = min(left, chunk)
+        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+        hits += int(np.count_nonzero(statistic_matches(r, threshold)))
+        left -= size
+    return reaching - hits if negated else hits
+
+
+def service_rng(seed: int, chain: str) -> np.random.Generator:
+    """The stream of one service port chain (see the module docstring)."""
+    key = int.from_bytes(chain.encode(), "big")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(key,))))
+
+
+class SampledFlow:
+    """Integer connection counts through the walk; statistic matches split them by real draws.
+
+    The nth counters live here, one per (rule, match), across every connection of the sample,
+    starting as freshly loaded rules do."""
+
+    zero = 0
+
+    def __init__(self, connections: int, rng: U32Source) -> None:
+        self.whole = connections
+        self.rng = rng
+        self.draws = 0  # u32s drawn so far
+        self._nth: dict[tuple[int, int], int] = {}
+
+    def split(self, mass: int, rule: Rule, gate: Gate) -> tuple[int, int]:
+        reaching = mass
+        for i, m in enumerate(gate.statistics):
+            if not reaching:
+                break
+            if type(m) is StatisticRandom:
+                self.draws += reaching
+                reaching = count_random_matches(self.rng, reaching, m.threshold.value, m.threshold.negated)
+            else:
+                assert type(m) is StatisticNth
+                key = (id(rule), i)
+                counter = self._nth.get(key, nth_initial(m.every.value, m.packet))
+                matched, self._nth[key] = nth_matches(counter, m.every.value, reaching)
+                reaching = reaching - matched if m.every.negated else matched
+        if not gate.possible:
+            return 0, mass
+        return reaching, mass - reaching
+
+
+@dataclass(frozen=True, slots=True)
+class SampledEndpoint:
+    """One endpoint's sampled count beside its exact share."""
+
+    address: str | None
+    chain: str
+    share: Fraction  # exact probability of a new connection
+    sampled: int  # sampled new connections that reached it
+    interval: tuple[float, float]  # 99.9% Wilson interval of the sampled share
+
+
+@dataclass(frozen=True, slots=True)
+class SampledService:
+    """One service port's sample: the exact analysis of it, the counts, and their fit."""
+
+    service: Service
+    endpoints: tuple[SampledEndpoint, ...]
+    unassigned: int  # sampled connections that found no endpoint
+    draws: int  # u32 random numbers drawn
+    fit: Fit
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What :func:`kubechain.sample` returns: the analysis and each sampled service port."""
+
+    analysis: Analysis
+    connections: int  # per service port
+    seed: int
+    services: tuple[SampledService, ...]
+
+
+def matches_filter(service: Service, text: str | None) -> bool:
+    """`--service TEXT`: a substring of the service name (`ns/svc:port`) or of its chain name."""
+    return text is None or text in (service.name or "") or text in service.chain
+
+
+def sample(analysis: Analysis, connections: int, seed: int, service: str | None = None) -> Sample:
+    """Send `connections` new connections through every analysed service port chain (or those
+    matching `service`), and test the counts against the exact shares."""
+    if connections < 0:
+        raise ValueError("the number of connections must be >= 0")
+    done = [sample_service(svc, connections, seed) for svc in analysis.services if matches_filter(svc, service)]
+    return Sample(analysis, connections, seed, tuple(done))
+
+
+def sample_service(service: Service, connections: int, seed: int) -> SampledService:
+    """One service port: its own stream (see the module docstring), one walk of counts through its
+    own table."""
+    flow = SampledFlow(connections, service_rng(seed, service.chain))
+    walk: Walk[int] = walk_chain(service.kube.table.chains, service.chain, flow)
+    counts = [_mass(walk, endpoint_key(e.chain, e.address)) for e in service.endpoints]
+    endpoints = tuple(SampledEndpoint(e.address, e.chain, e.share, c, wilson_interval(c, connections))
+                      for e, c in zip(service.endpoints, counts, strict=True))
+    unassigned = walk.unassigned or 0
+    fit = goodness_of_fit(counts, [e.share for e in service.endpoints], unassigned, service.unassigned, "sampled")
+    return SampledService(service, endpoints, unassigned, flow.draws, fit)
+
+
+def _mass(walk: Walk[int], key: str) -> int:
+    share = walk.endpoints.get(key)
+    return share.mass if share is not None else 0

@@ -1,0 +1,339 @@
+"""Walk a chain as the kernel does for new connections: one walk, generic over what flows.
+
+The connection is a new one to the service, from a client that is not one of its endpoints, not
+inside any source range a rule names (`-s X` does not match, `! -s X` does), not local to the
+node, and unknown to every `recent` list (so `--rcheck` does not match). For a KUBE-SVC chain this
+is every new client; for KUBE-EXT it is a client outside the cluster. A match the model keeps
+verbatim (UnknownMatch) is taken as matching.
+
+What flows is decided by a *flow*: :data:`EXACT` sends an exact Fraction mass (a rule matching
+with probability p splits the mass reaching it into p for its target and 1 − p for the next rule);
+:class:`kubechain.analysis.sampling.SampledFlow` sends an integer count of connections and splits
+it by drawing the kernel's random numbers. Everything else (jumps, goto, RETURN, DNAT, missing
+chains, cycles) is this one walk, so the sampler cannot diverge from the analysis.
+
+Semantics of targets: a jump into a chain that ends without a verdict returns to the next rule
+(KUBE-MARK-MASQ; a KUBE-SEP chain that lost its DNAT passes its share on); a goto does not return
+to its caller but to the caller's caller; RETURN goes back one level; DNAT ends the walk at the
+endpoint; ACCEPT, DROP, REJECT, MASQUERADE, SNAT and terminal extensions end it unassigned; MARK,
+LOG and other extensions let it continue. A jump to a chain the dump lacks keeps its share by
+name when it is a KUBE-SEP chain, and otherwise is assumed to return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Generic, Protocol, TypeVar
+
+from ..kube import ENDPOINT_PREFIX
+from ..model import (
+    AddrType,
+    Chain,
+    ConnState,
+    Dnat,
+    Jump,
+    Masquerade,
+    Match,
+    OtherTarget,
+    Recent,
+    Reject,
+    Rule,
+    Snat,
+    StatisticNth,
+    StatisticRandom,
+    Target,
+    Verdict,
+)
+from ..netfilter import TERMINAL_EXTENSIONS
+
+M = TypeVar("M", Fraction, int)  # what flows: an exact probability, or a count of connections
+
+ZERO = Fraction(0)
+ONE = Fraction(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What a rule's matches decide for the walk's connection: the statistic matches the kernel
+    evaluates, in order, and whether the rule can match at all (False: a deterministic match
+    fails after the statistic matches listed, which the kernel still evaluates, so nth counters
+    still advance). `affinity` is the rule's `recent --rcheck` match, if it has one."""
+
+    statistics: tuple[StatisticRandom | StatisticNth, ...] = ()
+    possible: bool = True
+    affinity: Recent | None = None
+
+
+ALWAYS = Gate()
+NEVER = Gate(possible=False)
+
+
+def rule_gate(rule: Rule) -> Gate:
+    """Which of `rule`'s matches decide it for the connection described in the module docstring.
+    Matches are evaluated in order and the first failing one ends the rule, as in the kernel (the
+    address check comes before any match)."""
+    if rule.source is not None and (not rule.source.negated or not rule.source.value):
+        return NEVER  # the client is in no range a rule names; `! -s 0.0.0.0/0` matches nobody
+    stats: tuple[StatisticRandom | StatisticNth, ...] = ()
+    affinity = None
+    for m in rule.matches:
+        kind = type(m)
+        if kind is StatisticRandom or kind is StatisticNth:
+            stats += (m,)  # type: ignore[assignment]
+        elif not _holds(m):
+            affinity = m if kind is Recent and m.checks else affinity  # type: ignore[attr-defined]
+            return Gate(stats, False, affinity)
+        elif kind is Recent and m.checks:  # type: ignore[attr-defined]
+            affinity = m  # `! --rcheck`: holds for a new client
+    if not stats and affinity is None:
+        return ALWAYS
+    return Gate(stats, True, affinity)
+
+
+def _holds(m: Match) -> bool:
+    """Whether a deterministic match holds for the walk's new outside client."""
+    kind = type(m)
+    if kind is Recent:
+        return m.command.negated == m.checks  # type: ignore[attr-defined]  # a new client is in no list
+    if kind is AddrType:
+        src = m.src_type  # type: ignore[attr-defined]
+        return src is None or (src.value == "LOCAL") == src.negated  # the client is not local
+    if kind is ConnState:
+        states = m.states  # type: ignore[attr-defined]
+        return ("NEW" in states.value) != states.negated
+    return True  # comments, ports, marks… and matches kept verbatim
+
+
+def gate_probability(gate: Gate) -> Fraction:
+    """Probability that a rule with this gate matches: the product of its statistic matches'
+    probabilities (independent draws; nth selects 1/N over time), or 0."""
+    if not gate.possible:
+        return ZERO
+    p = ONE
+    for m in gate.statistics:
+        p *= m.match_probability
+    return p
+
+
+class Flow(Protocol[M]):
+    """What flows through a walk: an exact mass, or a count of sampled connections."""
+
+    @property
+    def zero(self) -> M:
+        """Nothing (falsy); also the type every mass of this flow has."""
+
+    @property
+    def whole(self) -> M:
+        """What enters the start chain."""
+
+    def split(self, mass: M, rule: Rule, gate: Gate) -> tuple[M, M]:
+        """(the part of `mass` that `rule` matches, the part that goes on to the next rule)."""
+
+
+@dataclass(slots=True)
+class EndpointShare(Generic[M]):
+    """The mass that ends in one endpoint (a KUBE-SEP chain, or a chain holding a DNAT)."""
+
+    chain: str
+    mass: M
+    destination: str | None = None  # DNAT --to-destination; None when the chain has no DNAT
+    dnat_rules: list[Rule] = field(default_factory=list)  # the DNAT rules of the chain
+    jump_rules: list[Rule] = field(default_factory=list)  # the rules that jump into it
+    missing: bool = False  # the chain is not in the dump (a single-chain listing)
+
+
+@dataclass(slots=True)
+class Walk(Generic[M]):
+    """Where the mass entering `start` goes, and what the walk met on the way."""
+
+    start: str
+    zero: M  # the flow's zero
+    endpoints: dict[str, EndpointShare[M]] = field(default_factory=dict)
+    unassigned: M | None = None  # mass that leaves the start chain without reaching a DNAT
+    cycles: list[tuple[str, int]] = field(default_factory=list)  # (chain, line of the jump)
+    no_dnat: list[str] = field(default_factory=list)  # endpoint chains left without a DNAT
+    #: (chain, rule) of every rule jumping into an endpoint chain, in the order the walk met them
+    endpoint_jumps: list[tuple[str, Rule]] = field(default_factory=list)
+    #: chain → the `recent --rcheck` matches met there (ClientIP affinity)
+    affinity: dict[str, list[Recent]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.unassigned is None:
+            self.unassigned = self.zero
+
+    @property
+    def affinity_seconds(self) -> int | None:
+        """The longest `--seconds` of the affinity rules met; None when none gives one."""
+        seconds = [m.seconds for matches in self.affinity.values() for m in matches if m.seconds is not None]
+        return max(seconds) if seconds else None
+
+    def lost(self, mass: M) -> None:
+        self.unassigned = mass if not self.unassigned else self.unassigned + mass  # type: ignore[operator]
+
+
+class ExactFlow:
+    """Exact Fraction masses: the walk of one new connection, as probabilities."""
+
+    zero = ZERO
+    whole = ONE
+
+    def split(self, mass: Fraction, rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
+        """Written for a million rules: a rule that surely matches moves the mass without
+        arithmetic, and Fractions are only built where a statistic match splits it."""
+        if not gate.possible:
+            return ZERO, mass
+        if not gate.statistics:
+            return mass, ZERO
+        p = gate_probability(gate)
+        if p == 1:
+            return mass, ZERO
+        if not p:
+            return ZERO, mass
+        return _split(mass, p)
+
+
+EXACT = ExactFlow()
+
+
+@lru_cache(maxsize=65536)
+def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
+    """(mass · p, mass · (1 − p)). Services with equally many endpoints split the same masses by
+    the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
+    # Two products, never `mass - hit`: subtracting two big dyadic fractions costs a gcd of two
+    # huge powers of two, which made a 4,000-endpoint cascade take 44 s (cubic); products with a
+    # small factor stay linear.
+    return mass * p, mass * (ONE - p)
+
+
+def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M] = EXACT) -> Walk[M]:  # type: ignore[assignment]
+    """Send the flow's whole into chain `start` and follow it to the endpoints."""
+    walk: Walk[M] = Walk(start, flow.zero)
+    returned = _Walker(chains, walk, flow).run(start, flow.whole, None)
+    if returned:
+        walk.lost(returned)
+    for share in walk.endpoints.values():
+        chain = chains.get(share.chain)
+        if chain is None or share.dnat_rules:
+            continue
+        share.dnat_rules = [r for r in chain.rules if type(r.target) is Dnat]
+        if share.dnat_rules:
+            share.destination = share.dnat_rules[0].target.destination  # type: ignore[union-attr]
+        else:
+            walk.no_dnat.append(share.chain)
+    return walk
+
+
+def endpoint_key(chain: str, destination: str | None) -> str:
+    """The key of an endpoint in `Walk.endpoints`: a KUBE-SEP chain's name, or for a DNAT outside
+    any KUBE-SEP chain, `CHAIN -> DESTINATION`."""
+    return chain if chain.startswith(ENDPOINT_PREFIX) else f"{chain} -> {destination}"
+
+
+#: the mass that continues in the chain, or (continues, returns to the caller) after a goto or RETURN
+Outcome = Any
+
+
+class _Walker(Generic[M]):
+    """One walk's traversal: the chains, the call stack, and a handler per target type (TARGETS)."""
+
+    def __init__(self, chains: dict[str, Chain], walk: Walk[M], flow: Flow[M]) -> None:
+        self.chains, self.walk, self.flow = chains, walk, flow
+        self.stack: list[str] = []
+
+    def run(self, name: str, mass: M, endpoint: EndpointShare[M] | None) -> M:
+        """Send `mass` into chain `name`; return the mass that comes back to the caller."""
+        self.stack.append(name)
+        remaining, back = mass, self.walk.zero  # back: left through RETURN, or the end of a goto'd chain
+        split, walk = self.flow.split, self.walk
+        for rule in self.chains[name].rules:
+            target = rule.target
+            if type(target) is Jump and target.chain.startswith(ENDPOINT_PREFIX):
+                self.endpoint(target.chain).jump_rules.append(rule)
+                walk.endpoint_jumps.append((name, rule))
+            if not remaining:
+                continue  # keep registering endpoints in chain order, nothing else to do
+            gate = rule_gate(rule)
+            if gate.affinity is not None:
+                walk.affinity.setdefault(name, []).append(gate.affinity)
+            hit, rest = split(remaining, rule, gate)
+            if not hit:
+                continue
+            came_back = TARGETS.get(type(target), _continues)(self, name, rule, target, hit, endpoint)
+            if type(came_back) is tuple:  # (to this chain, to the caller) from a goto or RETURN
+                came_back, left = came_back
+                back = back + left if back else left
+            remaining = rest + came_back if rest and came_back else (rest or came_back)
+        self.stack.pop()
+        return remaining + back if back else remaining  # type: ignore[no-any-return]
+
+    def endpoint(self, key: str) -> EndpointShare[M]:
+        share = self.walk.endpoints.get(key)
+        if share is None:
+            share = self.walk.endpoints[key] = EndpointShare(key, self.walk.zero)
+        return share
+
+    def jump(self, name: str, rule: Rule, target: Jump, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+        if target.chain not in self.chains:
+            came_back = self.missing(target.chain, hit)
+        elif target.chain in self.stack:
+            self.walk.cycles.append((target.chain, rule.line))
+            self.walk.lost(hit)
+            return self.walk.zero
+        else:
+            inner = self.endpoint(target.chain) if target.chain.startswith(ENDPOINT_PREFIX) else endpoint
+            came_back = self.run(target.chain, hit, inner)
+        return (self.walk.zero, came_back) if target.goto else came_back
+
+    def missing(self, chain: str, hit: M) -> M:
+        """A jump to a chain the dump does not hold. An endpoint chain (as in a `-L KUBE-SVC-X`
+        listing) keeps the share by name; any other chain is assumed to return, as KUBE-MARK-MASQ
+        does. Returns the mass that comes back."""
+        if not chain.startswith(ENDPOINT_PREFIX):
+            return hit
+        share = self.endpoint(chain)
+        share.missing = True
+        share.mass = share.mass + hit if share.mass else hit
+        return self.walk.zero
+
+    def dnat(self, name: str, rule: Rule, target: Dnat, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+        if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
+            endpoint = self.endpoint(endpoint_key(name, target.destination))
+            endpoint.chain, endpoint.destination = name, target.destination
+            if rule not in endpoint.dnat_rules:
+                endpoint.dnat_rules.append(rule)
+        endpoint.mass = endpoint.mass + hit if endpoint.mass else hit
+        return self.walk.zero
+
+    def verdict(self, name: str, rule: Rule, target: Verdict, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+        if target.name == "RETURN":
+            return (self.walk.zero, hit)
+        return self.ends(name, rule, target, hit, endpoint)
+
+    def ends(self, name: str, rule: Rule, target: Target, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+        self.walk.lost(hit)
+        return self.walk.zero
+
+    def other(self, name: str, rule: Rule, target: OtherTarget, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+        if target.name in TERMINAL_EXTENSIONS:
+            return self.ends(name, rule, target, hit, endpoint)
+        return hit  # LOG, CONNMARK…: non-terminating, evaluation continues
+
+
+def _continues(walker: _Walker[Any], name: str, rule: Rule, target: Any, hit: Any, endpoint: Any) -> Outcome:
+    """No target, or MARK: evaluation continues with the next rule."""
+    return hit
+
+
+#: what each target type does with the mass that matched its rule
+TARGETS: dict[type, Callable[..., Outcome]] = {
+    Jump: _Walker.jump,
+    Dnat: _Walker.dnat,
+    Verdict: _Walker.verdict,
+    Reject: _Walker.ends,
+    Masquerade: _Walker.ends,
+    Snat: _Walker.ends,
+    OtherTarget: _Walker.other,
+}

@@ -1,0 +1,181 @@
+"""What iptables, nftables and the kernel define: the one home of every such fact.
+
+Parsers, renderers and the analysis all read these; none of them writes its own copy. Sources:
+iptables 1.8.9 (`extensions/libxt_statistic.c`, `iptables/xshared.c`, `libxtables/xtables.c`),
+Linux `net/netfilter/xt_statistic.c`, `nft_numgen.c` and `include/linux/math.h` (see
+shared/FACTS.md).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from typing import TypeVar
+
+# --- tables, chains, hooks -------------------------------------------------------------------------
+
+#: the netfilter hooks in the order a packet meets them (and iptables lists built-in chains)
+HOOK_ORDER = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+#: the built-in chains of each iptables table, in hook order
+BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
+    "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
+    "mangle": HOOK_ORDER,
+    "raw": ("PREROUTING", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
+}
+
+# --- verdicts and targets ----------------------------------------------------------------------------
+
+#: the standard verdicts a rule can jump to
+VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
+#: target extensions shipped with iptables 1.8.9; a user chain can never take one of these names
+TARGET_EXTENSIONS = frozenset({
+    "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "MARK", "CONNMARK", "REJECT", "LOG", "NFLOG",
+    "ULOG", "TRACE", "CT", "NOTRACK", "TPROXY", "TCPMSS", "TOS", "TTL", "HL", "DSCP", "ECN",
+    "CLASSIFY", "CHECKSUM", "CONNSECMARK", "SECMARK", "AUDIT", "LED", "IDLETIMER", "NFQUEUE",
+    "SET", "SYNPROXY", "TEE", "HMARK", "CLUSTERIP", "RATEEST", "TCPOPTSTRIP", "MIRROR", "SAME",
+})
+#: target extensions that end a packet's traversal of the table (the others let it continue)
+TERMINAL_EXTENSIONS = frozenset({"REDIRECT", "NETMAP", "NFQUEUE", "SYNPROXY", "TPROXY"})
+#: flags of the NAT targets, in the order iptables prints them
+NAT_FLAGS = ("random", "persistent", "random-fully")
+
+
+def default_reject(family: str) -> str:
+    """What `-j REJECT` stores when no `--reject-with` is given."""
+    return "icmp6-port-unreachable" if family == "ipv6" else "icmp-port-unreachable"
+
+
+def full_mask(family: str) -> str:
+    """The mask `recent` stores when none is given: all ones, printed as an address."""
+    return "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" if family == "ipv6" else "255.255.255.255"
+
+
+#: all 32 bits of a mark
+FULL_MARK = 0xFFFFFFFF
+
+# --- protocols -----------------------------------------------------------------------------------------
+
+#: protocol numbers as iptables 1.8.9 prints them with -n, mapped to the names it prints without
+PROTOCOL_NAMES: dict[str, str | None] = {
+    "0": None, "all": None, "1": "icmp", "2": "igmp", "4": "ipencap", "6": "tcp", "17": "udp", "33": "dccp",
+    "47": "gre", "50": "esp", "51": "ah", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp", "132": "sctp",
+    "136": "udplite"}
+#: the reverse: each name above → its number (`all` → 0)
+PROTOCOL_NUMBERS: dict[str, int] = {
+    name: int(num) for num, name in PROTOCOL_NAMES.items() if name and num.isdigit()} | {"all": 0}
+#: the names iptables 1.8.9 knows without /etc/protocols (xtables_chain_protos), in its lookup order
+CHAIN_PROTOS = (("tcp", 6), ("sctp", 132), ("udp", 17), ("udplite", 136), ("icmp", 1), ("icmpv6", 58),
+                ("ipv6-icmp", 58), ("esp", 50), ("ah", 51), ("ipv6-mh", 135), ("mh", 135), ("all", 0))
+#: protocols whose match module has --sport/--dport
+PORT_PROTOCOLS = ("tcp", "udp", "sctp", "dccp", "udplite")
+#: conntrack/state print their state bits in this order, whatever order they were given in
+CONNTRACK_STATE_ORDER = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
+
+# --- counters ----------------------------------------------------------------------------------------
+
+#: xtables_print_num(): without -x a value above 99999 is divided by 1000, rounding (n+500)/1000,
+#: until it is at most 9999, and gets the unit of that step; T is the last unit
+COUNTER_UNITS = ("K", "M", "G", "T")
+#: how many divisions by 1000 each unit stands for (P is not printed by iptables 1.8.9, but read)
+COUNTER_STEPS = {unit: i + 1 for i, unit in enumerate(COUNTER_UNITS)} | {"P": 5}
+
+
+def abbreviate_counter(number: int) -> tuple[int, str]:
+    """(printed value, unit) of a counter as `-L` without `-x` prints it; unit "" when exact."""
+    if number <= 99999:
+        return number, ""
+    for unit in COUNTER_UNITS[:-1]:
+        number = (number + 500) // 1000
+        if number <= 9999:
+            return number, unit
+    return (number + 500) // 1000, COUNTER_UNITS[-1]
+
+
+def abbreviated_range(value: int, unit: str) -> tuple[int, int]:
+    """Every true counter n that `-L` without `-x` prints as `{value}{unit}`: the interval [low, high].
+
+    Each step is v ↦ (v + 500) // 1000, so the values a step maps to v are [1000v − 500, 1000v + 499];
+    a value was divided again only when it exceeded 9999 (99999 for the counter itself), which
+    bounds each preimage from below. `123K` is [122500, 123499]; `10M` is [10000000 − 500·1000… ]
+    cut to the values that did not print as K: [9999500, 10499499]. Exact values are their own range.
+    """
+    if not unit:
+        return value, value
+    steps = COUNTER_STEPS[unit]
+    low = high = value
+    for level in range(steps - 1, -1, -1):  # the value before each division, down to the counter
+        low, high = low * 1000 - 500, high * 1000 + 499
+        low = max(low, (99999 if level == 0 else 9999) + 1)
+    return low, high
+
+
+# --- statistic --mode random ---------------------------------------------------------------------------
+
+TWO_31 = 1 << 31
+TWO_32 = 1 << 32
+#: the 31 bits of a random u32 that xt_statistic compares with the stored threshold
+LOW_31 = 0x7FFFFFFF
+
+Draws = TypeVar("Draws")
+
+
+@lru_cache(maxsize=4096)
+def statistic_threshold(printed: str) -> int:
+    """The integer iptables stores for `--probability printed`: lround(strtod(p) · 2^31).
+
+    iptables computes it in double precision, so the conversion goes through float exactly as it
+    does (0.3333333333 → 715827883); cached, since a dump repeats a few dozen values.
+    """
+    scaled = Fraction(float(printed)) * TWO_31
+    return int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2))
+
+
+def statistic_matches(draws: Draws, threshold: int) -> Draws:
+    """xt_statistic's random test, `(random_u32 & 0x7FFFFFFF) < threshold`, on one int or on a
+    numpy array of u32 draws (the sampler's vectorised path). The one home of the comparison."""
+    return (draws & LOW_31) < threshold  # type: ignore[operator, no-any-return]
+
+
+@lru_cache(maxsize=4096)
+def statistic_probability(threshold: int, negated: bool = False) -> Fraction:
+    """The exact probability that `statistic --mode random` matches: t / 2^31 (with `!`: 1 − t/2^31)."""
+    p = Fraction(threshold, TWO_31)
+    return 1 - p if negated else p
+
+
+def printed_probability(threshold: int) -> str:
+    """`-L` and iptables-save print the stored threshold back as `%.11f` of t / 2^31."""
+    return f"{threshold / TWO_31:.11f}"
+
+
+# --- statistic --mode nth --------------------------------------------------------------------------------
+
+def nth_initial(every: int, packet: int) -> int:
+    """The counter xt_statistic starts from: iptables stores every − 1, and count = every − 1 − packet."""
+    return every - 1 - packet
+
+
+def nth_matches(counter: int, every: int, reaching: int) -> tuple[int, int]:
+    """(how many of `reaching` packets match, the counter afterwards). Each packet moves the
+    counter c to 0 when c == every − 1 (a match), else to c + 1."""
+    return (counter + reaching) // every, (counter + reaching) % every
+
+
+# --- nftables numgen ---------------------------------------------------------------------------------------
+
+def numgen_bucket(draws: Draws, modulus: int) -> Draws:
+    """nft `numgen random mod N`: reciprocal_scale(r, N) = (u32)(((u64) r · N) >> 32), on one int
+    or on a numpy uint64 array of u32 draws. The one home of the mapping."""
+    return (draws * modulus) >> 32  # type: ignore[operator, no-any-return]
+
+
+@lru_cache(maxsize=65536)
+def numgen_probability(bucket: int, modulus: int) -> Fraction:
+    """The exact probability of bucket k of `numgen random mod N`: the u32s r with
+    (r·N) >> 32 == k are ceil(k·2^32/N) ≤ r < ceil((k+1)·2^32/N). For N = 3: 1431655766,
+    1431655765 and 1431655765 of 2^32."""
+    if not 0 <= bucket < modulus:
+        return Fraction(0)
+    return Fraction(-(-(bucket + 1) * TWO_32 // modulus) + (bucket * TWO_32 // -modulus), TWO_32)

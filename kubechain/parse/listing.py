@@ -1,0 +1,112 @@
+"""`iptables -L` text → model. Lark (grammars/iptables-list.lark) finds the chain sections;
+compiled regexes read the columns of each rule line (listing_matches reads the trailing text)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from lark import Token, Transformer
+
+from ..errors import BadValue, ParseError
+from ..model import Chain, Negatable, Rule
+from . import values
+from .listing_matches import parse_matches, split_target
+
+_HEADER = re.compile(
+    r"Chain (?P<name>\S+) \((?:policy (?P<policy>\S+)"
+    r"(?: (?P<pkts>\d+[KMGTP]?) packets, (?P<bytes>\d+[KMGTP]?) bytes)?|(?P<refs>\d+) references)\) *$"
+)
+_OPT = r"(?P<opt>--|-f|!f)"
+_PROTOCOLS = (r"!?(?:\d+|all|tcp|udp|udplite|icmp|ipv6-icmp|icmpv6|sctp|dccp|gre|esp|ah|igmp|ipencap"
+              r"|mh|ipv6|ipip)")
+_FRAGMENT = {"-f": Negatable(True), "!f": Negatable(True, True)}
+
+
+@cache
+def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[str]:
+    """The regex of one rule line for one column layout (as announced by the column line).
+
+    The target column may be blank (kube-proxy's KUBE-FW last rule); the `opt` token (`--`,
+    `-f`, `!f`) anchors the columns after it. Old ip6tables printed a blank opt, so a second
+    layout anchors on the protocol instead.
+    """
+    head = r"^ *" + (r"(?P<num>\d+) +" if numbered else "")
+    head += r"(?P<pkts>\d+[KMGTP]?) +(?P<bytes>\d+[KMGTP]?) +" if verbose else ""
+    if opt_column:
+        middle = r"(?:(?P<target>\S+) +)?(?P<prot>\S+) +" + _OPT + " +"
+    else:
+        middle = r"(?:(?P<target>\S+) +)?(?P<prot>" + _PROTOCOLS + ") +(?P<opt>)"
+    ifaces = r"(?P<in>\S+) +(?P<out>\S+) +" if verbose else ""
+    tail = r"(?P<src>\S+) +(?P<dst>\S+)(?: +(?P<rest>.*\S))? *$"
+    return re.compile(head + middle + ifaces + tail)
+
+
+class ListBuilder(Transformer[Token, object]):
+    """Builds Chains while Lark parses (stateless: one instance serves every input)."""
+
+    def section(self, children: list[Token]) -> Chain:
+        header, columns = children[0], children[1]
+        m = _HEADER.match(header.rstrip("\n"))
+        if m is None:
+            raise _error(header.line or 0, 1, header.rstrip("\n"),
+                         "a chain header like 'Chain NAME (policy ACCEPT …)' or 'Chain NAME (N references)'")
+        layout = columns.split()
+        numbered, verbose = layout[0] == "num", "pkts" in layout
+        rules = _rules(children[2], numbered, verbose) if len(children) > 2 else ()
+        counters = values.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
+        return Chain(m["name"], rules, m["policy"], counters, int(m["refs"]) if m["refs"] else None,
+                     header.line or 0)
+
+    def start(self, children: list[object]) -> list[Chain]:
+        return [c for c in children if isinstance(c, Chain)]
+
+
+def _rules(body: Token, numbered: bool, verbose: bool) -> tuple[Rule, ...]:
+    primary = rule_pattern(numbered, verbose, True)
+    lines = body.split("\n")
+    lines.pop()  # the token ends with a newline
+    first_line = body.line or 0
+    rules = []
+    for offset, text in enumerate(lines):
+        m = primary.match(text) or rule_pattern(numbered, verbose, False).match(text)
+        if m is None:
+            raise _error(first_line + offset, _first_column(text), text,
+                         "a rule line: " + ("num " if numbered else "")
+                         + ("pkts bytes " if verbose else "") + "target prot opt "
+                         + ("in out " if verbose else "") + "source destination [matches]")
+        try:
+            rules.append(_rule(m, first_line + offset, verbose))
+        except BadValue as err:
+            column = max(text.find(err.token, m.start("rest") if m["rest"] else 0), 0) + 1
+            raise _error(first_line + offset, column, text, err.expected) from None
+    return tuple(rules)
+
+
+def _rule(m: re.Match[str], line: int, verbose: bool) -> Rule:
+    rest = m["rest"] or ""
+    goto = rest.startswith("[goto]")
+    if goto:
+        rest = rest[6:].lstrip()
+    target, match_text = split_target(m["target"] or "", goto, rest)
+    return Rule(
+        target,
+        parse_matches(match_text) if match_text else (),
+        values.protocol(m["prot"]),
+        values.address(m["src"]),
+        values.address(m["dst"]),
+        values.interface(m["in"]) if verbose else None,
+        values.interface(m["out"]) if verbose else None,
+        _FRAGMENT.get(m["opt"]),
+        values.counters(m["pkts"], m["bytes"]) if verbose else None,
+        line,
+    )
+
+
+def _first_column(text: str) -> int:
+    return len(text) - len(text.lstrip()) + 1
+
+
+def _error(line: int, column: int, text: str, expected: str) -> ParseError:
+    return ParseError("this line is not part of an iptables -L listing", path=None, line=line,
+                      column=column, text=text, expected=expected)

@@ -1,0 +1,133 @@
+"""Input text → Ruleset: decoding, normalising, dispatching to the format's parser, locating errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from ..errors import ParseError
+from ..memory import gc_frozen
+from ..model import Chain, Ruleset, Table
+from .detect import detect_family, detect_format, group_tables, has_counters, is_partial
+from .grammar import lalr_parser
+from .listing import ListBuilder
+from .save import SaveBuilder
+
+FORMATS = ("iptables-list", "iptables-save")
+
+_EXPECTED = {
+    "CHAIN_HEADER": "a chain header 'Chain NAME (…)'",
+    "COLUMNS": "the column line 'target prot opt source destination' after a chain header",
+    "RULES": "a rule line",
+    "TABLE_HEADER": "a table header such as '*nat'",
+    "CHAIN_DECL": "a chain line ':CHAIN POLICY [packets:bytes]'",
+    "COMMIT": "COMMIT at the end of the table",
+    "POLICY": "'-P CHAIN POLICY'",
+    "NEW_CHAIN": "'-N CHAIN'",
+    "NOTE": "a '#' comment",
+    "_BLANK": "an empty line",
+    "$END": "the end of the input",
+}
+
+
+def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
+    """Parse dump text (any supported format, auto-detected unless `input_format` is given)."""
+    if input_format is not None and input_format not in FORMATS:
+        raise ValueError(f"unknown input format {input_format!r}; choose one of {', '.join(FORMATS)}")
+    text = normalise(text)
+    if "\0" in text:  # iptables never prints one (and the C library would cut the text there)
+        _refuse_nul(text, path)
+    fmt = input_format or detect_format(text, path)
+    if not text.strip():
+        return Ruleset((), fmt, "ipv4", path)
+    with gc_frozen():
+        try:
+            tables = _parse(text, fmt)
+        except ParseError as err:
+            raise err.at(path) from None
+        except UnexpectedInput as err:
+            raise _lark_error(err, text, path, fmt) from None
+    return Ruleset(tables, fmt, detect_family(tables, text), path, has_counters(tables),
+                   partial=is_partial(tables, fmt, text))
+
+
+def _parse(text: str, fmt: str) -> tuple[Table, ...]:
+    if fmt == "iptables-list":
+        chains: list[Chain] = lalr_parser(fmt, ListBuilder).parse(text)  # type: ignore[assignment]
+        return group_tables(chains)
+    tables: list[Table] = lalr_parser(fmt, SaveBuilder).parse(text)  # type: ignore[assignment]
+    return tuple(tables)
+
+
+def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *,
+         input_format: str | None = None) -> Ruleset:
+    """Parse a dump from a path, `-` (stdin) or an open file, text or binary."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if path == "-":
+            return loads(decode(sys.stdin.buffer.read(), "<stdin>"), path="<stdin>", input_format=input_format)
+        with open(path, "rb") as handle:
+            return loads(decode(handle.read(), path), path=path, input_format=input_format)
+    data = source.read()
+    name = getattr(source, "name", None)
+    name = name if isinstance(name, str) else None
+    text = decode(data, name) if isinstance(data, bytes) else data
+    return loads(text, path=name, input_format=input_format)
+
+
+def decode(data: bytes, path: str | None) -> str:
+    """UTF-8, or a ParseError at the first byte that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        line_end = data.find(b"\n", err.start)
+        shown = data[line_start: line_end if line_end >= 0 else len(data)].decode("utf-8", "replace")
+        raise ParseError(f"byte 0x{data[err.start]:02x} is not UTF-8 text", path=path, line=line,
+                         column=err.start - line_start + 1, text=shown,
+                         expected="the text output of iptables") from None
+
+
+def _refuse_nul(text: str, path: str | None) -> None:
+    at = text.index("\0")
+    line = text.count("\n", 0, at) + 1
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    raise ParseError("a NUL character is not part of any iptables output", path=path, line=line,
+                     column=at - start + 1, text=text[start:end if end >= 0 else len(text)].replace("\0", "\\0"),
+                     expected="the text output of iptables")
+
+
+def normalise(text: str) -> str:
+    """CRLF, tabs and trailing spaces do not change a dump; a final newline is implied."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\t" in text:
+        text = text.expandtabs(1)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text
+
+
+def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> ParseError:
+    line = getattr(err, "line", None) or text.count("\n")
+    column = getattr(err, "column", None) or 1
+    if isinstance(err, UnexpectedEOF) or line < 1:
+        line = max(1, text.count("\n"))
+    shown = text.split("\n")[line - 1] if line - 1 < text.count("\n") + 1 else ""
+    expected_names: set[str]
+    if isinstance(err, UnexpectedToken):
+        expected_names = set(err.expected)
+    elif isinstance(err, UnexpectedCharacters):
+        expected_names = set(err.allowed or ())
+    else:
+        expected_names = set(getattr(err, "expected", ()) or ())
+    expected = " or ".join(sorted({_EXPECTED.get(n, n) for n in expected_names})) or "valid input"
+    what = "iptables -L listing" if fmt == "iptables-list" else "iptables-save / iptables -S dump"
+    return ParseError(f"this line cannot continue the {what}", path=path, line=line, column=column,
+                      text=shown, expected=expected)

@@ -1,0 +1,196 @@
+"""`iptables-save` / `iptables -S` text → model. Lark (grammars/iptables-save.lark) finds the
+tables and line kinds; each rule line's options are read against a table of options (as
+kube-proxy's own test parser does), and save_options builds the matches and the target."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from lark import Token, Transformer
+
+from ..errors import BadValue, ParseError
+from ..model import Chain, Counters, Match, Negatable, Rule, Table
+from . import values
+from .detect import table_name
+from .save_options import Option, build_match, build_target, tokens
+
+_LINE = re.compile(r"[^\n]+")
+_COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
+_CHAIN_DECL = re.compile(r":(?P<name>\S+) +(?P<policy>\S+)(?: +\[(?P<pkts>\d+):(?P<bytes>\d+)\])? *$")
+_POLICY = re.compile(r"-P +(?P<name>\S+) +(?P<policy>\S+)(?: +-c +(?P<pkts>\d+) +(?P<bytes>\d+))? *$")
+_NEW_CHAIN = re.compile(r"-N +(?P<name>\S+) *$")
+_DECLARATIONS = {"CHAIN_DECL": (_CHAIN_DECL, ":CHAIN POLICY [packets:bytes]"),
+                 "POLICY": (_POLICY, "-P CHAIN POLICY [-c packets bytes]"),
+                 "NEW_CHAIN": (_NEW_CHAIN, "-N CHAIN")}
+
+
+class _Chains:
+    """Chains of one table as declared and appended, in the order they first appear."""
+
+    def __init__(self) -> None:
+        self.declared: dict[str, tuple[str | None, Counters | None, int]] = {}
+        self.rules: dict[str, list[Rule]] = {}
+
+    def take(self, item: Token) -> None:
+        if item.type == "RULES":
+            for offset, line in enumerate(_LINE.finditer(item)):  # lazily: a table's rules are one token
+                chain, rule = parse_rule_line(line.group(), (item.line or 0) + offset)
+                self.rules.setdefault(chain, []).append(rule)
+            return
+        pattern, expected = _DECLARATIONS[item.type]
+        text = item.rstrip("\n")
+        m = pattern.match(text)
+        if m is None:
+            raise _error(item.line or 0, 1, text, expected)
+        found = m.groupdict()
+        policy = found.get("policy")
+        counters = values.counters(m["pkts"], m["bytes"]) if found.get("pkts") else None
+        self.declared[m["name"]] = (None if policy in (None, "-") else policy, counters, item.line or 0)
+        self.rules.setdefault(m["name"], [])
+
+    def table(self, name: str | None, line: int) -> Table:
+        chains = {}
+        for chain_name, rules in self.rules.items():
+            policy, counters, decl_line = self.declared.get(chain_name, (None, None, 0))
+            chains[chain_name] = Chain(chain_name, tuple(rules), policy, counters, None,
+                                       decl_line or (rules[0].line if rules else line))
+        return Table(name or table_name(chains), chains, line)
+
+
+class SaveBuilder(Transformer[Token, object]):
+    """Builds Tables while Lark parses (stateless: one instance serves every input)."""
+
+    def table(self, children: list[Token]) -> Table:
+        header = children[0]
+        chains = _Chains()
+        for item in children[1:-1]:
+            if item.type != "NOTE":
+                chains.take(item)
+        return chains.table(header.strip()[1:], header.line or 0)
+
+    def start(self, children: list[object]) -> list[Table]:
+        loose = [c for c in children if isinstance(c, Token) and c.type != "NOTE"]
+        tables = [c for c in children if isinstance(c, Table)]
+        if loose:  # `iptables -S` output: no table header
+            chains = _Chains()
+            for item in loose:
+                chains.take(item)
+            tables.insert(0, chains.table(None, loose[0].line or 0))
+        return tables
+
+
+def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:
+    """One `[p:b] -A CHAIN options…` line → (chain name, Rule)."""
+    try:
+        return _RuleLine(text, line).read()
+    except BadValue as err:
+        raise _error(line, _column(text, err.token), text, err.expected) from None
+
+
+#: the options of the rule itself (not of a match or the target), by the model field they fill
+_RULE_FIELDS = {"-s": "source", "--source": "source", "-d": "destination", "--destination": "destination",
+                "-p": "protocol", "--protocol": "protocol", "-i": "in_interface", "--in-interface": "in_interface",
+                "-o": "out_interface", "--out-interface": "out_interface"}
+_FIELD_READERS: dict[str, Callable[[str, bool], Negatable[str] | None]] = {
+    "source": values.address, "destination": values.address, "protocol": values.protocol,
+    "in_interface": values.interface, "out_interface": values.interface}
+
+
+class _RuleLine:
+    """The options of one rule line, read left to right: `!` negates the option after it, `-m NAME`
+    opens a match whose `--options` follow, `-j`/`-g` opens the target."""
+
+    def __init__(self, text: str, line: int) -> None:
+        self.text, self.line = text, line
+        self.toks = tokens(text)
+        self.at = 0
+        self.fields: dict[str, Negatable[str] | None] = {}
+        self.fragment: Negatable[bool] | None = None
+        self.counters: Counters | None = None
+        self.matches: list[Match] = []
+        self.module: str | None = None  # the match whose options are being read
+        self.options: list[Option] = []
+        self.target: tuple[str, bool] | None = None  # (name, goto) once -j/-g was read
+        self.target_options: list[Option] = []
+
+    def read(self) -> tuple[str, Rule]:
+        m = _COUNTERS.fullmatch(self.toks[0][0]) if self.toks else None
+        if m:
+            self.counters, self.at = values.counters(m[1], m[2]), 1
+        if self.at + 1 >= len(self.toks) or self.toks[self.at][0] not in ("-A", "--append"):
+            raise _error(self.line, 1, self.text, "'-A CHAIN' and its options")
+        chain = self.toks[self.at + 1][0]
+        self.at += 2
+        negate = False
+        while self.at < len(self.toks):
+            tok, quoted = self.toks[self.at]
+            self.at += 1
+            if tok == "!" and not quoted:
+                negate = True
+                continue
+            self.option(tok, quoted, negate)
+            negate = False
+        self.close_match()
+        target = build_target(*self.target, tuple(self.target_options)) if self.target else None
+        return chain, Rule(target, tuple(self.matches), self.fields.get("protocol"), self.fields.get("source"),
+                           self.fields.get("destination"), self.fields.get("in_interface"),
+                           self.fields.get("out_interface"), self.fragment, self.counters, self.line)
+
+    def option(self, tok: str, quoted: bool, negate: bool) -> None:
+        if tok in _RULE_FIELDS:
+            field = _RULE_FIELDS[tok]
+            self.fields[field] = _FIELD_READERS[field](self.value(tok), negate)
+        elif tok in ("-f", "--fragment"):
+            self.fragment = Negatable(True, negate)
+        elif tok in ("-c", "--set-counters"):
+            packets, bytes_ = self.value(tok, "-c PACKETS BYTES"), self.value(tok, "-c PACKETS BYTES")
+            self.counters = values.counters(str(values.number(packets, "-c packets")),
+                                            str(values.number(bytes_, "-c bytes")))
+        elif tok in ("-m", "--match"):
+            self.close_match()
+            self.module, self.options = self.value(tok, f"a name after {tok}"), []
+        elif tok in ("-j", "--jump", "-g", "--goto"):
+            self.close_match()
+            self.target = (self.value(tok, f"a name after {tok}"), tok in ("-g", "--goto"))
+        elif tok.startswith("-") and not quoted:
+            self.module_option(tok, negate)
+        else:
+            raise _error(self.line, _column(self.text, tok), self.text, "an option starting with '-'")
+
+    def module_option(self, tok: str, negate: bool) -> None:
+        """`--name values…` of the open match or of the target."""
+        found = []
+        while self.at < len(self.toks):
+            value, quoted = self.toks[self.at]
+            if (value.startswith("-") and not quoted) or (value == "!" and not quoted):
+                break
+            found.append(value)
+            self.at += 1
+        option = (tok, tuple(found), negate)
+        if self.target is not None:
+            self.target_options.append(option)
+        elif self.module is not None:
+            self.options.append(option)
+        else:
+            raise _error(self.line, _column(self.text, tok), self.text, f"'-m MODULE' before the module option {tok}")
+
+    def value(self, tok: str, expected: str | None = None) -> str:
+        if self.at >= len(self.toks):
+            raise _error(self.line, _column(self.text, tok), self.text, expected or f"a value after {tok}")
+        self.at += 1
+        return self.toks[self.at - 1][0]
+
+    def close_match(self) -> None:
+        if self.module is not None:
+            self.matches.append(build_match(self.module, tuple(self.options)))
+            self.module = None
+
+
+def _column(text: str, tok: str) -> int:
+    return max(text.find(tok), 0) + 1
+
+
+def _error(line: int, column: int, text: str, expected: str) -> ParseError:
+    return ParseError("this line is not valid iptables-save / iptables -S syntax", path=None,
+                      line=line, column=column, text=text, expected=expected)

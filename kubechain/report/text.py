@@ -1,0 +1,109 @@
+"""Analysis → the terminal report: per service port, its endpoints in chain order with their
+exact share, the deviation from a fair 1/n and the counters; then the diagnostics."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..analysis.fit_sentence import fit_sentence
+from ..analysis.results import Analysis, Service
+from ..analysis.sampling import Sample
+from .exact_text import decimal_text, short_fraction_text
+
+
+def render(analysis: Analysis) -> str:
+    lines = [f"{analysis.path or '<input>'}: {analysis.format}, {analysis.family}, "
+             f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"]
+    for service in analysis.services:
+        lines.append("")
+        lines.extend(_service(service, analysis.has_counters))
+    if analysis.diagnostics:
+        lines.append("")
+        lines.append("Diagnostics (most severe first):")
+        for d in analysis.diagnostics:
+            where = f"line {d.line}" if d.line else "-"
+            lines.append(f"  {d.severity:<7} {d.code:<17} {where:<11} {d.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _heading(s: Service) -> str:
+    """`ns/svc:port  kind  10.96.0.10:80/tcp  chain KUBE-SVC-…` (IPv6 bracketed: `[fd00::a]:443`)."""
+    ip = s.cluster_ip or "?"
+    address = f"[{ip}]" if ":" in ip else ip
+    port = f"{address}:{s.port if s.port is not None else '?'}/{s.protocol or 'any'}"
+    return f"{s.name or '(no name)'}  {s.kind}  {port}  chain {s.chain}"
+
+
+def _service(s: Service, has_counters: bool) -> list[str]:
+    head = _heading(s)
+    if s.affinity_seconds is not None:
+        head += f"  affinity ClientIP {s.affinity_seconds}s (shares are for new clients)"
+    out = [head]
+    if not s.endpoints:
+        out.append("  no endpoints")
+    n = len(s.endpoints)
+    total = sum(e.observed or 0 for e in s.endpoints)
+    rows = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
+    for i, e in enumerate(s.endpoints, 1):
+        deviation = _relative(e.share, n)
+        observed = "-"
+        if has_counters and e.observed is not None:
+            observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
+            if total:
+                observed += f" ({e.observed / total:.2%})"
+        rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
+                     _decimal(e.share), deviation, observed))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for row in rows:
+        out.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if s.unassigned:
+        out.append(f"  unassigned (no endpoint reached): {short_fraction_text(s.unassigned)} = "
+                   f"{_decimal(s.unassigned)}")
+    if s.fit is not None:
+        out.append(f"  counters: {fit_sentence(s, s.fit)}")
+        if s.fit.counters == "jump-rules" and s.affinity_seconds is None:
+            out.append("  (other chains jump into these endpoint chains too, as KUBE-SVC and KUBE-SVL of an "
+                       "externalTrafficPolicy: Local service do, so their DNAT counters mix both paths; fitted on "
+                       "the counters of this chain's own jumps to the endpoints)")
+        elif s.fit.counters == "jump-rules":
+            out.append("  (ClientIP affinity: a returning client repeats its endpoint, so the DNAT counters are not "
+                       "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
+                       "endpoints, i.e. the first choices of new clients)")
+    return out
+
+
+def render_sample(sample: Sample) -> str:
+    """Per sampled service port: exact share, sampled count and share with a 99.9% Wilson
+    interval, and a verdict."""
+    a = sample.analysis
+    lines = [f"{a.path or '<input>'}: {sample.connections:,} new connections sampled per service port "
+             f"(seed {sample.seed}), {len(sample.services)} service port chain{'s' * (len(sample.services) != 1)}"]
+    for got in sample.services:
+        s = got.service
+        lines.append("")
+        lines.append(_heading(s))
+        rows = [("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)")]
+        for i, e in enumerate(got.endpoints, 1):
+            share = e.sampled / sample.connections if sample.connections else 0.0
+            rows.append((str(i), e.address or e.chain, f"{float(e.share):.4%}", f"{e.sampled:,}", f"{share:.4%}",
+                         f"[{e.interval[0]:.4%}, {e.interval[1]:.4%}]"))
+        if got.unassigned or s.unassigned:
+            share = got.unassigned / sample.connections if sample.connections else 0.0
+            rows.append(("-", "unassigned", f"{float(s.unassigned):.4%}", f"{got.unassigned:,}", f"{share:.4%}", ""))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        for row in rows:
+            lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        lines.append(f"  verdict: {fit_sentence(s, got.fit)}")
+    return "\n".join(lines) + "\n"
+
+
+def _decimal(value: Fraction) -> str:
+    return f"{float(value) * 100:.9f}%" if value not in (0, 1) else decimal_text(value * 100) + "%"
+
+
+def _relative(share: Fraction, n: int) -> str:
+    """(share - 1/n) / (1/n), as share·n - 1: no subtraction of two long dyadic fractions."""
+    if not n:
+        return "-"
+    deviation = share * n - 1
+    return f"{float(deviation):+.2e}" if deviation else "0"

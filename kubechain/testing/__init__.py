@@ -1,0 +1,27 @@
+"""Hypothesis strategies for iptables rule sets as kube-proxy writes them, and as iptables prints
+them back (public: import it as `from kubechain import testing`, like `hypothesis.extra`).
+
+Every strategy yields the model that :func:`kubechain.load` returns for the real printout, so a
+generated value can be compared with a parse directly: probabilities are the thresholds iptables
+stores (lround(p·2^31) of kube-proxy's `0.3333333333`), host prefixes (`/32`, `/128`) are dropped,
+IPv6 addresses are in `inet_ntop` form, protocol numbers are names, and MARK targets are
+`--set-xmark` value/mask pairs.
+
+- :func:`services` — one service port (:class:`KubeService`) with 1..200 endpoints.
+- :func:`rulesets` — whole nat (and filter) tables as a :class:`kubechain.model.Ruleset`.
+- :func:`cascades` — statistic chains kube-proxy would never write (in a nat Ruleset).
+- :func:`dumps` / :func:`renderings` — those rulesets printed by :mod:`kubechain.render`.
+- :func:`register_profiles` — the `dev`, `ci` and `nightly` hypothesis settings profiles.
+- :func:`uniformity_bound` — how far kube-proxy's quantised shares may be from 1/n.
+"""
+
+from ..analysis.cascade import uniformity_bound
+from ._kube_proxy import KubeService, kube_proxy_probability, printed_probability
+from ._profiles import register_profiles
+from ._renderings import FORMATS, Dump, dumps, renderings
+from ._strategies import cascades, rulesets, services
+
+__all__ = [
+    "FORMATS", "Dump", "KubeService", "cascades", "dumps", "kube_proxy_probability", "printed_probability",
+    "register_profiles", "renderings", "rulesets", "services", "uniformity_bound",
+]

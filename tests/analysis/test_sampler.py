@@ -1,0 +1,167 @@
+"""The sampler: the kernel's integer primitives, determinism by seed, and agreement with the exact
+walk on every fixture (fixed seeds: deterministic, never flaky)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from support.paths import FIXTURES, fixture
+
+import kubechain
+from kubechain import sample
+from kubechain.analysis.sampling import count_random_matches, service_rng
+from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, statistic_matches
+
+T = 715827883  # 0.3333333333 as iptables stores it
+
+
+def test_statistic_random_compares_the_low_31_bits_with_the_threshold():
+    r = np.array([T - 1, T, (T - 1) | 0x80000000, T | 0x80000000, 0, 0xFFFFFFFF], dtype=np.uint32)
+    assert statistic_matches(r, T).tolist() == [True, False, True, False, True, False]
+    assert [statistic_matches(int(x), T) for x in r] == [True, False, True, False, True, False]  # one int too
+    assert not statistic_matches(r, 0).any()  # probability 0 never matches
+    assert statistic_matches(r, 1 << 31).all()  # probability 1: t = 2^31 always does
+
+
+def test_numgen_bucket_sizes_for_three_are_the_kernels():
+    """Bucket k of `numgen random mod 3` is the interval of u32s that reciprocal_scale maps to k;
+    its boundaries are found on the function itself and the sizes compared with FACTS.md."""
+    def first_of(bucket: int, modulus: int) -> int:
+        lo, hi = 0, 1 << 32
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if numgen_bucket(np.array([mid], dtype=np.uint64), modulus)[0] >= bucket:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    for modulus in (2, 3, 5, 7):
+        edges = [first_of(k, modulus) for k in range(modulus)] + [1 << 32]
+        sizes = [b - a for a, b in zip(edges, edges[1:], strict=False)]
+        expected = [_ceil((k + 1) << 32, modulus) - _ceil(k << 32, modulus) for k in range(modulus)]
+        assert sizes == expected, modulus
+        if modulus == 3:
+            assert sizes == [1431655766, 1431655765, 1431655765]
+    top = numgen_bucket(np.array([0xFFFFFFFF, 0], dtype=np.uint64), 3)
+    assert [numgen_bucket(x, 3) for x in (0xFFFFFFFF, 0, 1431655765, 1431655766)] == [2, 0, 0, 1]
+    assert top.tolist() == [2, 0]
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@pytest.mark.parametrize(("every", "packet"), [(1, 0), (2, 0), (2, 1), (3, 0), (3, 2), (7, 4)])
+def test_nth_counts_like_the_kernels_counter(every, packet):
+    """xt_statistic.c, packet by packet: nval = (oval == every-1) ? 0 : oval + 1; match on 0."""
+    counter = every - 1 - packet  # what iptables stores: --every N is kept as N - 1
+    matched_at = []
+    for i in range(50):
+        counter = 0 if counter == every - 1 else counter + 1
+        if counter == 0:
+            matched_at.append(i)
+    assert matched_at[0] == packet and all(b - a == every for a, b in zip(matched_at, matched_at[1:], strict=False))
+    state, total = nth_initial(every, packet), 0
+    for batch in (3, 0, 11, 36):  # connections reaching the rule, in four visits
+        got, state = nth_matches(state, every, batch)
+        total += got
+    assert total == len(matched_at) and state == counter
+
+
+def test_draw_count_does_not_depend_on_the_chunk_size():
+    whole = count_random_matches(service_rng(5, "KUBE-SVC-X"), 10_501, T)
+    chunked = count_random_matches(service_rng(5, "KUBE-SVC-X"), 10_501, T, chunk=1000)
+    assert whole == chunked
+    r = service_rng(5, "KUBE-SVC-X").integers(0, 1 << 32, size=10_501, dtype=np.uint32)
+    assert whole == int(np.count_nonzero(statistic_matches(r, T)))
+
+
+def counts(result) -> dict[str, list[int]]:
+    return {s.service.chain: [e.sampled for e in s.endpoints] + [s.unassigned] for s in result.services}
+
+
+def test_same_seed_same_counts_and_the_filter_does_not_change_a_service():
+    ruleset = kubechain.load(fixture("odd", "nft", "save"))
+    first, again = sample(ruleset, 20_000, 7), sample(ruleset, 20_000, 7)
+    assert counts(first) == counts(again)
+    other = counts(sample(ruleset, 20_000, 8))
+    assert other != counts(first)
+    alone = sample(ruleset, 20_000, 7, service="odd/skewed")
+    assert [s.service.chain for s in alone.services] == ["KUBE-SVC-SKEWED5AAAAAAAAAA"]
+    assert counts(alone)["KUBE-SVC-SKEWED5AAAAAAAAAA"] == counts(first)["KUBE-SVC-SKEWED5AAAAAAAAAA"]
+    nth = sample(ruleset, 10, 7, service="NTHAAA")
+    assert [s.service.chain for s in nth.services] == ["KUBE-SVC-NTHAAAAAAAAAAAAAA"]
+
+
+def fixture_paths():
+    return sorted(FIXTURES.glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.name)
+def test_samples_agree_with_the_exact_shares_on_every_fixture(path):
+    result = kubechain.sample(kubechain.load(path), 20_000, 20_261_127)
+    assert result.services or ".filter." in path.name  # a filter-table listing has no service chains
+    for s in result.services:
+        assert sum(e.sampled for e in s.endpoints) + s.unassigned == 20_000, s.service.chain
+        for e in s.endpoints:
+            if e.share == 0:
+                assert e.sampled == 0
+            if e.share == 1:
+                assert e.sampled == 20_000
+        vs_exact = s.fit.vs_exact
+        if vs_exact is not None and vs_exact.p_value is not None:
+            assert vs_exact.p_value >= 1e-6, (s.service.chain, s.fit)
+        else:
+            assert s.fit.test == "none" and len([e for e in s.endpoints if e.share]) + (s.service.unassigned > 0) <= 1
+
+
+def test_odd_chains_nth_inversion_goto():
+    result = sample(kubechain.load(fixture("odd", "legacy", "L-n-v-x")), 30_000, 1)
+    found = {s.service.chain: s for s in result.services}
+    # nth is a counter, not random: exactly a third each
+    assert [e.sampled for e in found["KUBE-SVC-NTHAAAAAAAAAAAAAA"].endpoints] == [10_000] * 3
+    inverted = [e.sampled for e in found["KUBE-SVC-INVERTAAAAAAAAAAA"].endpoints]
+    assert 0.74 < inverted[0] / 30_000 < 0.76  # ! --probability 0.25 matches three quarters
+    goto = found["KUBE-SVC-GOTOAAAAAAAAAAAAA"]
+    assert goto.unassigned == 0 and sum(e.sampled for e in goto.endpoints) == 30_000
+    fall = found["KUBE-SVC-FALLTHRUAAAAAAAAA"]
+    assert fall.fit.unassigned == fall.unassigned > 0 and fall.fit.vs_exact.p_value >= 1e-6
+    assert fall.fit.vs_uniform.p_value == 0.0  # 1/n over the endpoints leaves nothing unassigned
+    assert found["KUBE-SVC-SKEWED5AAAAAAAAAA"].fit.vs_uniform.p_value < 1e-6
+
+
+RETURNS = """*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-TWOSTAT - [0:0]
+:KUBE-PICK - [0:0]
+:KUBE-SEP-A - [0:0]
+:KUBE-SEP-B - [0:0]
+:KUBE-SEP-C - [0:0]
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-TWOSTAT
+-A KUBE-SVC-TWOSTAT -j KUBE-PICK
+-A KUBE-SVC-TWOSTAT -m statistic --mode random --probability 0.5 -m statistic --mode nth --every 2 -j KUBE-SEP-A
+-A KUBE-SVC-TWOSTAT -j KUBE-SEP-B
+-A KUBE-PICK -m statistic --mode random --probability 0.25 -j RETURN
+-A KUBE-PICK -j KUBE-SEP-C
+-A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination 10.1.0.1:80
+-A KUBE-SEP-B -p tcp -m tcp -j DNAT --to-destination 10.1.0.2:80
+-A KUBE-SEP-C -p tcp -m tcp -j DNAT --to-destination 10.1.0.3:80
+COMMIT
+"""
+
+
+def test_return_and_two_statistic_matches_on_one_rule():
+    """RETURN sends a quarter back; the next rule draws, and only the connections that pass the
+    random match reach (and advance) the nth counter."""
+    ruleset = kubechain.loads(RETURNS)
+    (svc,) = sample(ruleset, 40_000, 3).services
+    assert [e.share for e in svc.endpoints] == [Fraction(3, 4), Fraction(1, 16), Fraction(3, 16)]
+    c, a, b = (e.sampled for e in svc.endpoints)
+    assert c + a + b == 40_000 and svc.unassigned == 0
+    returned = 40_000 - c
+    assert 0.24 < returned / 40_000 < 0.26
+    assert b == returned - a and 0.23 < a / returned < 0.27  # half of the half that passed the draw
+    assert svc.fit.vs_exact.p_value >= 1e-6
