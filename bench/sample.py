@@ -3,7 +3,7 @@
     python bench/sample.py                  # or: --endpoints 3,10,100 --connections 20000000 --runs 3
 
 Each chain is written as kube-proxy writes it (probability 1/(n-i) printed %0.10f, the last rule
-without statistic), parsed by kubechain, and sampled with `kubechain.sampler.sample_service`
+without statistic), parsed by kubechain, and sampled with `kubechain.analysis.sampling.sample_service`
 (the whole walk: one numpy draw per connection reaching each statistic match, compared with the
 kernel's `(r & 0x7FFFFFFF) < t`). Prints the best of --runs: draws/s and new connections/s.
 """
@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kubechain.analysis.sampling import SampledFlow, sample_service, service_rng  # noqa: E402
+from kubechain.analysis.walk import walk_chain  # noqa: E402
+
 import kubechain  # noqa: E402
-from kubechain.sampler import SampledFlow, sample_service, service_rng  # noqa: E402
-from kubechain.walk import walk_chain  # noqa: E402
 
 
 def chain_text(n: int) -> str:
@@ -53,7 +54,7 @@ def main() -> None:
             walk_chain(chains, service.chain, flow)
             best = min(best, time.perf_counter() - start)
             draws = flow.draws
-        sample_service(chains, service, 1000, 0)  # the public path works on this chain too
+        sample_service(service, 1000, 0)  # the public path works on this chain too
         print(f"{n:>9}  {args.connections:>12,}  {draws:>12,}  {draws / best / 1e6:>8.1f} M  "
               f"{args.connections / best / 1e6:>11.1f} M")
 

@@ -17,7 +17,7 @@ def rate(label: str, strategy, examples: int) -> None:
     @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(strategy)
-    def run(value):
+    def run(_value):
         nonlocal count
         count += 1
 

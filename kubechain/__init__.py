@@ -11,9 +11,9 @@ Heavy modules (sympy, numpy, the parsers) are imported on first use so that the 
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING
-import os
 
 from .errors import ParseError, RenderError
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import lru_cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:  # numpy only for the sampler's arrays; this module stays cheap to import
+    import numpy as np
+    from numpy.typing import NDArray
 
 # --- tables, chains, hooks -------------------------------------------------------------------------
 
@@ -118,8 +122,6 @@ TWO_32 = 1 << 32
 #: the 31 bits of a random u32 that xt_statistic compares with the stored threshold
 LOW_31 = 0x7FFFFFFF
 
-Draws = TypeVar("Draws")
-
 
 @lru_cache(maxsize=4096)
 def statistic_threshold(printed: str) -> int:
@@ -132,10 +134,16 @@ def statistic_threshold(printed: str) -> int:
     return int(scaled + Fraction(1, 2)) if scaled >= 0 else -int(-scaled + Fraction(1, 2))
 
 
-def statistic_matches(draws: Draws, threshold: int) -> Draws:
+@overload
+def statistic_matches(draws: int, threshold: int) -> bool: ...
+@overload
+def statistic_matches(draws: NDArray[np.uint32], threshold: int) -> NDArray[np.bool_]: ...
+
+
+def statistic_matches(draws: Any, threshold: int) -> Any:
     """xt_statistic's random test, `(random_u32 & 0x7FFFFFFF) < threshold`, on one int or on a
     numpy array of u32 draws (the sampler's vectorised path). The one home of the comparison."""
-    return (draws & LOW_31) < threshold  # type: ignore[operator, no-any-return]
+    return (draws & LOW_31) < threshold
 
 
 @lru_cache(maxsize=4096)
@@ -165,10 +173,16 @@ def nth_matches(counter: int, every: int, reaching: int) -> tuple[int, int]:
 
 # --- nftables numgen ---------------------------------------------------------------------------------------
 
-def numgen_bucket(draws: Draws, modulus: int) -> Draws:
+@overload
+def numgen_bucket(draws: int, modulus: int) -> int: ...
+@overload
+def numgen_bucket(draws: NDArray[np.uint64], modulus: int) -> NDArray[np.uint64]: ...
+
+
+def numgen_bucket(draws: Any, modulus: int) -> Any:
     """nft `numgen random mod N`: reciprocal_scale(r, N) = (u32)(((u64) r · N) >> 32), on one int
     or on a numpy uint64 array of u32 draws. The one home of the mapping."""
-    return (draws * modulus) >> 32  # type: ignore[operator, no-any-return]
+    return (draws * modulus) >> 32
 
 
 @lru_cache(maxsize=65536)

@@ -14,7 +14,7 @@ from .counters import TableCounters, endpoint_address, endpoint_observed, observ
 from .diagnostics import Diagnostic, ordered, run
 from .results import Analysis, Endpoint, Service
 from .tolerance import DEFAULT_TOLERANCE
-from .walk import EndpointShare, Walk, walk_chain
+from .walk import EndpointShare, Walk, exact_walk
 
 
 def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE) -> Analysis:
@@ -28,7 +28,7 @@ def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE) -> Analys
                 counters = TableCounters(table)
                 family = table_family(table) or ruleset.family
                 for port in service_ports(table):
-                    walk = walk_chain(table.chains, port.chain)
+                    walk = exact_walk(table.chains, port.chain)
                     service = _service(port, walk, family, ruleset.has_counters, counters)
                     services.append(service)
                     diagnostics.extend(run("service", ServiceCheck(service, walk, tolerance)))

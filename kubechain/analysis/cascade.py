@@ -97,7 +97,8 @@ def relative_deviation(share: Fraction, n: int) -> Fraction:
 
 def deviation_exceeds(share: Fraction, n: int, tolerance: Fraction) -> bool:
     """|share·n − 1| > tolerance, exactly, in integer arithmetic."""
-    return abs(share.numerator * n - share.denominator) * tolerance.denominator > tolerance.numerator * share.denominator
+    off = abs(share.numerator * n - share.denominator)
+    return off * tolerance.denominator > tolerance.numerator * share.denominator
 
 
 def worst_deviation(endpoint_shares: Sequence[Fraction]) -> tuple[int, Fraction] | None:

@@ -50,23 +50,30 @@ from .cascade import (
 )
 from .diagnostics import Finding, register
 from .fit_sentence import fit_sentence
-from .results import Service
+from .results import Endpoint, Service
 from .walk import Walk
 
 SKEW_P_VALUE = 1e-6  # observed-skew fires below this fit p-value
 
 
-@dataclass(frozen=True, slots=True)
 class ServiceCheck:
     """What the checks of one service port read: its analysis and the walk that made it."""
 
-    service: Service
-    walk: Walk[Fraction]
-    tolerance: Fraction
+    __slots__ = ("service", "walk", "tolerance", "label", "_thresholds")
+
+    def __init__(self, service: Service, walk: Walk[Fraction], tolerance: Fraction) -> None:
+        self.service, self.walk, self.tolerance = service, walk, tolerance
+        self.label = service.name or service.chain
+        self._thresholds: list[int | None] | None | bool = False
 
     @property
-    def label(self) -> str:
-        return self.service.name or self.service.chain
+    def thresholds(self) -> list[int | None] | None:
+        """The thresholds of the service chain's endpoint rules (affinity rules excluded), in
+        order, or None when a rule has a shape kube-proxy never writes (several or inverted
+        statistic matches…); computed once."""
+        if self._thresholds is False:
+            self._thresholds = _endpoint_thresholds(self)
+        return self._thresholds  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -122,7 +129,8 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
         if c.partial:
             yield Finding(missing, line or None, f"{missing} is not in this partial listing; {treated}")
         else:
-            yield Finding(missing, line or None, f"{source} jumps to {missing}, which the dump does not define; {treated}")
+            yield Finding(missing, line or None,
+                          f"{source} jumps to {missing}, which the dump does not define; {treated}")
 
 
 @register("jump-cycle", "error", "service", "chains jump in a cycle (the kernel refuses these too)")
@@ -296,7 +304,9 @@ def _destination(rule: Rule) -> str:
 def non_uniform(c: ServiceCheck) -> Iterator[Finding]:
     endpoints = c.service.endpoints
     n = len(endpoints)
-    found = worst_deviation([e.share for e in endpoints]) if n >= 2 else None
+    if n < 2 or _surely_within(endpoints, n, c.tolerance):
+        return
+    found = worst_deviation([e.share for e in endpoints])
     if found is None or not deviation_exceeds(endpoints[found[0]].share, n, c.tolerance):
         return
     worst = endpoints[found[0]]
@@ -304,6 +314,16 @@ def non_uniform(c: ServiceCheck) -> Iterator[Finding]:
                   f"{c.label}: {worst.address or worst.chain} gets {float(worst.share):.4%} of new connections where "
                   f"a fair 1/{n} is {1 / n:.4%} ({_relative_text(found[1])} off; tolerance "
                   f"{_relative_text(c.tolerance)})")
+
+
+def _surely_within(endpoints: tuple[Endpoint, ...], n: int, tolerance: Fraction) -> bool:
+    """True when every share is surely within the tolerance, from doubles: for a share x ≤ 1,
+    float(x)·n − 1 is off from x·n − 1 by at most n·2^-51 < n·1e-12, which the limit leaves room
+    for. Saves the exact big-integer test on nearly every service; it decides everything else."""
+    limit = float(tolerance) - 1e-12 * n
+    if limit < 1e-9:
+        return False
+    return all(abs(float(e.share) * n - 1) < limit for e in endpoints)
 
 
 def _relative_text(value: Fraction) -> str:
@@ -335,9 +355,7 @@ def session_affinity(c: ServiceCheck) -> Iterator[Finding]:
                   "client keeps its endpoint until the entry expires")
 
 
-def endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
-    """The thresholds of the service chain's endpoint rules (affinity rules excluded), in order, or
-    None when a rule has a shape kube-proxy never writes (several or inverted statistic matches…)."""
+def _endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
     thresholds: list[int | None] = []
     for chain, rule in c.walk.endpoint_jumps:
         if chain != c.service.chain or affinity_check(rule) is not None:
@@ -355,7 +373,7 @@ def endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
 @register("legacy-precision", "info", "service",
           "the cascade is kube-proxy's, written with 5 (`%0.5f`, before v1.17) or 6 (`%f`) decimals")
 def legacy_precision(c: ServiceCheck) -> Iterator[Finding]:
-    thresholds = endpoint_thresholds(c)
+    thresholds = c.thresholds
     decimals = cascade_precision(thresholds) if thresholds else None
     if thresholds and decimals is not None and decimals < 10:
         endpoints = c.service.endpoints  # rules may be more: two may lead to one endpoint
@@ -370,7 +388,7 @@ def legacy_precision(c: ServiceCheck) -> Iterator[Finding]:
 @register("kernel-collision", "info", "service",
           "two neighbouring endpoint rules get one kernel threshold where kube-proxy meant 1/k and 1/(k-1)")
 def kernel_collision(c: ServiceCheck) -> Iterator[Finding]:
-    thresholds = endpoint_thresholds(c)
+    thresholds = c.thresholds
     hits = collisions(thresholds) if thresholds else []
     if thresholds and hits:
         i, k, written = hits[0]

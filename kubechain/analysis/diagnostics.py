@@ -62,6 +62,7 @@ class Code(Generic[C]):
 
 #: every diagnostic code, in README's order
 CODES: dict[str, Code[Any]] = {}
+_BY_SCOPE: dict[str, list[Code[Any]]] = {scope: [] for scope in SCOPES}
 
 
 def register(name: str, severity: str, scope: str, fires_when: str,
@@ -72,17 +73,17 @@ def register(name: str, severity: str, scope: str, fires_when: str,
 
     def add(check: Callable[[C], Iterable[Finding]]) -> Callable[[C], Iterable[Finding]]:
         CODES[name] = Code(name, severity, scope, fires_when, check, partial_severity)
+        _BY_SCOPE[scope].append(CODES[name])
         return check
     return add
 
 
 def run(scope: str, context: Any, partial: bool = False) -> list[Diagnostic]:
     """Every registered check of `scope` on `context`, as Diagnostics."""
-    found = []
-    for code in CODES.values():
-        if code.scope == scope:
-            severity = code.severity_in(partial)
-            found.extend(Diagnostic(code.name, severity, f.chain, f.line, f.message) for f in code.check(context))
+    found: list[Diagnostic] = []
+    for code in _BY_SCOPE[scope]:
+        for f in code.check(context):
+            found.append(Diagnostic(code.name, code.severity_in(partial), f.chain, f.line, f.message))
     return found
 
 

@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, Union
 
 from ..kube import ENDPOINT_PREFIX
 from ..model import (
     AddrType,
     Chain,
+    Comment,
     ConnState,
     Dnat,
     Jump,
@@ -55,12 +56,12 @@ ZERO = Fraction(0)
 ONE = Fraction(1)
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(NamedTuple):
     """What a rule's matches decide for the walk's connection: the statistic matches the kernel
     evaluates, in order, and whether the rule can match at all (False: a deterministic match
     fails after the statistic matches listed, which the kernel still evaluates, so nth counters
-    still advance). `affinity` is the rule's `recent --rcheck` match, if it has one."""
+    still advance). `affinity` is the rule's `recent --rcheck` match, if it has one. (A tuple:
+    one is made per rule the walk reaches.)"""
 
     statistics: tuple[StatisticRandom | StatisticNth, ...] = ()
     possible: bool = True
@@ -74,37 +75,32 @@ NEVER = Gate(possible=False)
 def rule_gate(rule: Rule) -> Gate:
     """Which of `rule`'s matches decide it for the connection described in the module docstring.
     Matches are evaluated in order and the first failing one ends the rule, as in the kernel (the
-    address check comes before any match)."""
+    address check comes before any match). Written for a million rules: comments, the commonest
+    match, cost one comparison."""
     if rule.source is not None and (not rule.source.negated or not rule.source.value):
         return NEVER  # the client is in no range a rule names; `! -s 0.0.0.0/0` matches nobody
     stats: tuple[StatisticRandom | StatisticNth, ...] = ()
     affinity = None
     for m in rule.matches:
         kind = type(m)
-        if kind is StatisticRandom or kind is StatisticNth:
-            stats += (m,)  # type: ignore[assignment]
-        elif not _holds(m):
-            affinity = m if kind is Recent and m.checks else affinity  # type: ignore[attr-defined]
-            return Gate(stats, False, affinity)
-        elif kind is Recent and m.checks:  # type: ignore[attr-defined]
-            affinity = m  # `! --rcheck`: holds for a new client
+        if kind is Comment:
+            continue
+        if type(m) is StatisticRandom or type(m) is StatisticNth:
+            stats += (m,)
+        elif type(m) is Recent:
+            if m.checks:
+                affinity = m
+            if m.command.negated != m.checks:  # a new client is in no list: checks fail, actions pass
+                return Gate(stats, False, affinity)
+        elif type(m) is AddrType:
+            if m.src_type is not None and (m.src_type.value == "LOCAL") != m.src_type.negated:
+                return Gate(stats, False, affinity)  # the client is not local to the node
+        elif type(m) is ConnState and ("NEW" in m.states.value) == m.states.negated:
+            return Gate(stats, False, affinity)  # the connection is NEW
+        # ports, marks… and matches kept verbatim hold
     if not stats and affinity is None:
         return ALWAYS
     return Gate(stats, True, affinity)
-
-
-def _holds(m: Match) -> bool:
-    """Whether a deterministic match holds for the walk's new outside client."""
-    kind = type(m)
-    if kind is Recent:
-        return m.command.negated == m.checks  # type: ignore[attr-defined]  # a new client is in no list
-    if kind is AddrType:
-        src = m.src_type  # type: ignore[attr-defined]
-        return src is None or (src.value == "LOCAL") == src.negated  # the client is not local
-    if kind is ConnState:
-        states = m.states  # type: ignore[attr-defined]
-        return ("NEW" in states.value) != states.negated
-    return True  # comments, ports, marks… and matches kept verbatim
 
 
 def gate_probability(gate: Gate) -> Fraction:
@@ -112,8 +108,11 @@ def gate_probability(gate: Gate) -> Fraction:
     probabilities (independent draws; nth selects 1/N over time), or 0."""
     if not gate.possible:
         return ZERO
-    p = ONE
-    for m in gate.statistics:
+    if not gate.statistics:
+        return ONE
+    first, *rest = gate.statistics
+    p = first.match_probability
+    for m in rest:
         p *= m.match_probability
     return p
 
@@ -171,7 +170,7 @@ class Walk(Generic[M]):
         return max(seconds) if seconds else None
 
     def lost(self, mass: M) -> None:
-        self.unassigned = mass if not self.unassigned else self.unassigned + mass  # type: ignore[operator]
+        self.unassigned = mass if self.unassigned is None or not self.unassigned else self.unassigned + mass
 
 
 class ExactFlow:
@@ -180,7 +179,7 @@ class ExactFlow:
     zero = ZERO
     whole = ONE
 
-    def split(self, mass: Fraction, rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
+    def split(self, mass: Fraction, _rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
         """Written for a million rules: a rule that surely matches moves the mass without
         arithmetic, and Fractions are only built where a statistic match splits it."""
         if not gate.possible:
@@ -208,7 +207,12 @@ def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
     return mass * p, mass * (ONE - p)
 
 
-def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M] = EXACT) -> Walk[M]:  # type: ignore[assignment]
+def exact_walk(chains: dict[str, Chain], start: str) -> Walk[Fraction]:
+    """Where one new connection entering chain `start` goes, as exact probabilities."""
+    return walk_chain(chains, start, EXACT)
+
+
+def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M]) -> Walk[M]:
     """Send the flow's whole into chain `start` and follow it to the endpoints."""
     walk: Walk[M] = Walk(start, flow.zero)
     returned = _Walker(chains, walk, flow).run(start, flow.whole, None)
@@ -232,27 +236,36 @@ def endpoint_key(chain: str, destination: str | None) -> str:
     return chain if chain.startswith(ENDPOINT_PREFIX) else f"{chain} -> {destination}"
 
 
-#: the mass that continues in the chain, or (continues, returns to the caller) after a goto or RETURN
-Outcome = Any
+#: what a target handler returns: the mass that continues in the chain, or (continues, returns to the
+#: caller) after a goto or RETURN
+Outcome = Union[M, tuple[M, M]]  # noqa: UP007  (a generic alias: `M | tuple[M, M]` cannot be subscripted)
 
 
 class _Walker(Generic[M]):
     """One walk's traversal: the chains, the call stack, and a handler per target type (TARGETS)."""
 
+    chains: dict[str, Chain]
+    walk: Walk[M]
+    flow: Flow[M]
+
     def __init__(self, chains: dict[str, Chain], walk: Walk[M], flow: Flow[M]) -> None:
-        self.chains, self.walk, self.flow = chains, walk, flow
+        self.chains = chains
+        self.walk = walk
+        self.flow = flow
         self.stack: list[str] = []
 
     def run(self, name: str, mass: M, endpoint: EndpointShare[M] | None) -> M:
         """Send `mass` into chain `name`; return the mass that comes back to the caller."""
         self.stack.append(name)
-        remaining, back = mass, self.walk.zero  # back: left through RETURN, or the end of a goto'd chain
-        split, walk = self.flow.split, self.walk
+        walk = self.walk
+        split, jumps, handlers = self.flow.split, walk.endpoint_jumps, TARGETS
+        remaining, back = mass, walk.zero  # back: left through RETURN, or the end of a goto'd chain
         for rule in self.chains[name].rules:
             target = rule.target
-            if type(target) is Jump and target.chain.startswith(ENDPOINT_PREFIX):
-                self.endpoint(target.chain).jump_rules.append(rule)
-                walk.endpoint_jumps.append((name, rule))
+            kind = type(target)
+            if kind is Jump and target.chain.startswith(ENDPOINT_PREFIX):  # type: ignore[union-attr]
+                self.endpoint(target.chain).jump_rules.append(rule)  # type: ignore[union-attr]
+                jumps.append((name, rule))
             if not remaining:
                 continue  # keep registering endpoints in chain order, nothing else to do
             gate = rule_gate(rule)
@@ -261,21 +274,24 @@ class _Walker(Generic[M]):
             hit, rest = split(remaining, rule, gate)
             if not hit:
                 continue
-            came_back = TARGETS.get(type(target), _continues)(self, name, rule, target, hit, endpoint)
-            if type(came_back) is tuple:  # (to this chain, to the caller) from a goto or RETURN
-                came_back, left = came_back
+            outcome: Outcome[M] = handlers.get(kind, _continues)(self, rule, target, hit, endpoint)
+            if isinstance(outcome, tuple):  # (to this chain, to the caller) from a goto or RETURN
+                outcome, left = outcome
                 back = back + left if back else left
-            remaining = rest + came_back if rest and came_back else (rest or came_back)
+            remaining = rest + outcome if rest and outcome else (rest or outcome)
         self.stack.pop()
-        return remaining + back if back else remaining  # type: ignore[no-any-return]
+        return remaining + back if back else remaining
 
     def endpoint(self, key: str) -> EndpointShare[M]:
         share = self.walk.endpoints.get(key)
         if share is None:
-            share = self.walk.endpoints[key] = EndpointShare(key, self.walk.zero)
+            share = EndpointShare(key, self.walk.zero)
+            self.walk.endpoints[key] = share
         return share
 
-    def jump(self, name: str, rule: Rule, target: Jump, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+    # target handlers (TARGETS): the current chain is self.stack[-1]
+
+    def jump(self, rule: Rule, target: Jump, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
         if target.chain not in self.chains:
             came_back = self.missing(target.chain, hit)
         elif target.chain in self.stack:
@@ -298,8 +314,9 @@ class _Walker(Generic[M]):
         share.mass = share.mass + hit if share.mass else hit
         return self.walk.zero
 
-    def dnat(self, name: str, rule: Rule, target: Dnat, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+    def dnat(self, rule: Rule, target: Dnat, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
         if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
+            name = self.stack[-1]
             endpoint = self.endpoint(endpoint_key(name, target.destination))
             endpoint.chain, endpoint.destination = name, target.destination
             if rule not in endpoint.dnat_rules:
@@ -307,28 +324,29 @@ class _Walker(Generic[M]):
         endpoint.mass = endpoint.mass + hit if endpoint.mass else hit
         return self.walk.zero
 
-    def verdict(self, name: str, rule: Rule, target: Verdict, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+    def verdict(self, rule: Rule, target: Verdict, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
         if target.name == "RETURN":
             return (self.walk.zero, hit)
-        return self.ends(name, rule, target, hit, endpoint)
+        return self.ends(rule, target, hit, endpoint)
 
-    def ends(self, name: str, rule: Rule, target: Target, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+    def ends(self, _rule: Rule, _target: Target, hit: M, _endpoint: EndpointShare[M] | None) -> Outcome[M]:
         self.walk.lost(hit)
         return self.walk.zero
 
-    def other(self, name: str, rule: Rule, target: OtherTarget, hit: M, endpoint: EndpointShare[M] | None) -> Outcome:
+    def other(self, rule: Rule, target: OtherTarget, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
         if target.name in TERMINAL_EXTENSIONS:
-            return self.ends(name, rule, target, hit, endpoint)
+            return self.ends(rule, target, hit, endpoint)
         return hit  # LOG, CONNMARK…: non-terminating, evaluation continues
 
 
-def _continues(walker: _Walker[Any], name: str, rule: Rule, target: Any, hit: Any, endpoint: Any) -> Outcome:
+def _continues(_walker: _Walker[Any], _rule: Rule, _target: Any, hit: Any, _endpoint: Any) -> Any:
     """No target, or MARK: evaluation continues with the next rule."""
     return hit
 
 
 #: what each target type does with the mass that matched its rule
-TARGETS: dict[type, Callable[..., Outcome]] = {
+Handler = Callable[[_Walker[Any], Rule, Any, Any, Any], Any]
+TARGETS: dict[type, Handler] = {
     Jump: _Walker.jump,
     Dnat: _Walker.dnat,
     Verdict: _Walker.verdict,

@@ -6,7 +6,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from lark import Lark, Transformer, Token
+from lark import Lark, Token, Transformer
 
 
 def grammar_text(name: str) -> str:

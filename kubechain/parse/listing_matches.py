@@ -72,8 +72,8 @@ _TARGET_TEXT = {
 def mark_target(op: str, value: str) -> MarkTarget:
     """MARK's printed forms (`or 0x4000`, `xset 1/2`…) as the --set-xmark value/mask pair."""
     if op == "xset":
-        v, m = value.split("/")
-        return MarkTarget(int(v, 16), int(m, 16))
+        given, mask = value.split("/")
+        return MarkTarget(int(given, 16), int(mask, 16))
     v = int(value, 16)
     return {"or": MarkTarget(v, v), "xor": MarkTarget(v, 0), "set": MarkTarget(v, FULL_MARK),
             "and": MarkTarget(0, ~v & FULL_MARK)}[op]

@@ -121,13 +121,16 @@ def _recent(options: Sequence[Option]) -> Match | None:
     command = next((Negatable(_RECENT_COMMANDS[n], neg) for n, _, neg in options if n in _RECENT_COMMANDS), None)
     if command is None:
         return None
-    seconds, hitcount = _first(options, "--seconds"), _first(options, "--hitcount")
     name, mask = _first(options, "--name"), _first(options, "--mask")
     names = {n for n, _, _ in options}
-    return Recent(command, name.value if name else "DEFAULT",
-                  values.number(seconds.value, "--seconds") if seconds and seconds.value else None,
-                  "--reap" in names, values.number(hitcount.value, "--hitcount") if hitcount and hitcount.value else None,
-                  "--rttl" in names, "dest" if "--rdest" in names else "source", mask.value if mask else None)
+    return Recent(command, name.value if name else "DEFAULT", _optional_number(options, "--seconds"),
+                  "--reap" in names, _optional_number(options, "--hitcount"), "--rttl" in names,
+                  "dest" if "--rdest" in names else "source", mask.value if mask else None)
+
+
+def _optional_number(options: Sequence[Option], name: str) -> int | None:
+    found = _first(options, name)
+    return values.number(found.value, name) if found and found.value else None
 
 
 def _mark(options: Sequence[Option]) -> Match | None:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ..errors import BadValue
 from ..model import Counters, Mark, Negatable
-from ..netfilter import COUNTER_STEPS, CONNTRACK_STATE_ORDER, FULL_MARK, PROTOCOL_NAMES, statistic_threshold
+from ..netfilter import CONNTRACK_STATE_ORDER, COUNTER_STEPS, FULL_MARK, PROTOCOL_NAMES, statistic_threshold
 
 ZERO_COUNTERS = Counters(0, 0)
 #: what the address columns print for "any address"

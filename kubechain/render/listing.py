@@ -68,6 +68,7 @@ class ListLayout:
         # 1.8.9 prints protocol numbers with -n; older releases printed names (`tcp`, `all`) there too
         self.protocol_names = (not numeric) if protocol_names is None else protocol_names
         self.references: dict[str, int] = {}
+        self.protocol = ""  # the protocol of the rule being printed (multiport prints its ports by it)
 
     def header(self, chain: Chain) -> str:
         if chain.builtin:
@@ -106,14 +107,15 @@ class ListLayout:
             text += ("!" if value is not None and value.negated else " ") + f"{shown:<19s} "
         if type(rule.target) is Jump and rule.target.goto:
             text += "[goto] "
-        text += "".join(self.match(m, rule) for m in rule.matches)
+        self.protocol = rule.protocol.value if rule.protocol is not None else ""
+        text += "".join(self.match(m) for m in rule.matches)
         return text + self.target(rule.target) + "\n"
 
-    def match(self, match: Match, rule: Rule) -> str:
+    def match(self, match: Match) -> str:
         printer = MATCHES.get(type(match))
         if printer is None:
             raise RenderError(f"no -L form for {match!r}")
-        return printer(self, match, rule)
+        return printer(self, match)
 
     def target(self, target: Target | None) -> str:
         printer = TARGETS.get(type(target))
@@ -154,21 +156,21 @@ def mark_target(mark: MarkTarget) -> str:
     return f"MARK xset 0x{mark.value:x}/0x{mark.mask:x}"
 
 
-def _other_target(layout: ListLayout, target: OtherTarget) -> str:
+def _other_target(_layout: ListLayout, target: OtherTarget) -> str:
     if target.text:
         raise RenderError(f"{target.name} options are kept in iptables-save form only: {target.text!r}")
     return ""
 
 
-def _masquerade(layout: ListLayout, target: Masquerade) -> str:
+def _masquerade(_layout: ListLayout, target: Masquerade) -> str:
     ports = f" masq ports: {target.to_ports}" if target.to_ports else ""
     return ports + "".join(" " + f for f in target.flags)
 
 
 TARGETS: dict[type, Callable[[ListLayout, Any], str]] = {
-    Dnat: lambda layout, t: f" to:{t.destination}" + "".join(" " + f for f in t.flags),
-    Snat: lambda layout, t: f" to:{t.source}" + "".join(" " + f for f in t.flags),
-    MarkTarget: lambda layout, t: " " + mark_target(t),
+    Dnat: lambda _layout, t: f" to:{t.destination}" + "".join(" " + f for f in t.flags),
+    Snat: lambda _layout, t: f" to:{t.source}" + "".join(" " + f for f in t.flags),
+    MarkTarget: lambda _layout, t: " " + mark_target(t),
     Masquerade: _masquerade,
     Reject: lambda layout, t: f" reject-with {t.with_ or default_reject(layout.family)}",
     OtherTarget: _other_target,
@@ -177,7 +179,7 @@ TARGETS: dict[type, Callable[[ListLayout, Any], str]] = {
 
 # --- matches -----------------------------------------------------------------------------------
 
-def _ports(layout: ListLayout, m: Ports, rule: Rule) -> str:
+def _ports(layout: ListLayout, m: Ports) -> str:
     text = f" {m.protocol}"
     for key, value in (("spt", m.sport), ("dpt", m.dport)):
         if value is None:
@@ -194,13 +196,13 @@ def _ports(layout: ListLayout, m: Ports, rule: Rule) -> str:
     return text
 
 
-def _multiport(layout: ListLayout, m: Multiport, rule: Rule) -> str:
-    protocol = rule.protocol.value if rule.protocol is not None else ""
+def _multiport(layout: ListLayout, m: Multiport) -> str:
+    protocol = layout.protocol
     return (f" multiport {m.direction} " + (" !" if m.ports.negated else "")
             + port_list(m.ports.value, protocol, layout.numeric, layout.names))
 
 
-def _recent(layout: ListLayout, m: Recent, rule: Rule) -> str:
+def _recent(layout: ListLayout, m: Recent) -> str:
     text = (" !" if m.command.negated else "") + f" recent: {m.command.value}"
     text += f" seconds: {m.seconds}" if m.seconds else ""
     text += " reap" if m.reap else ""
@@ -209,7 +211,7 @@ def _recent(layout: ListLayout, m: Recent, rule: Rule) -> str:
     return text + f" name: {m.name} side: {m.side} mask: {m.mask or full_mask(layout.family)}"
 
 
-def _addrtype(layout: ListLayout, m: AddrType, rule: Rule) -> str:
+def _addrtype(_layout: ListLayout, m: AddrType) -> str:
     text = " ADDRTYPE match"
     for key, value in (("src-type", m.src_type), ("dst-type", m.dst_type)):
         if value is not None:
@@ -217,35 +219,35 @@ def _addrtype(layout: ListLayout, m: AddrType, rule: Rule) -> str:
     return text + (" limit-in" if m.limit_iface_in else "") + (" limit-out" if m.limit_iface_out else "")
 
 
-def _unknown(layout: ListLayout, m: UnknownMatch, rule: Rule) -> str:
+def _unknown(_layout: ListLayout, m: UnknownMatch) -> str:
     if m.text.startswith("-m "):
         raise RenderError(f"match kept in iptables-save form only: {m.text!r}")
     return " " + m.text
 
 
-def _nth(layout: ListLayout, m: StatisticNth, rule: Rule) -> str:
+def _nth(_layout: ListLayout, m: StatisticNth) -> str:
     return (" statistic mode nth" + (" !" if m.every.negated else "") + f" every {m.every.value}"
             + (f" packet {m.packet}" if m.packet else ""))
 
 
-def _random(layout: ListLayout, m: StatisticRandom, rule: Rule) -> str:
+def _random(_layout: ListLayout, m: StatisticRandom) -> str:
     return (" statistic mode random" + (" !" if m.threshold.negated else "")
             + f" probability {printed_probability(m.threshold.value)}")
 
 
-def _conn_state(layout: ListLayout, m: ConnState, rule: Rule) -> str:
+def _conn_state(_layout: ListLayout, m: ConnState) -> str:
     keyword = "ctstate" if m.module == "conntrack" else "state"
     return (" !" if m.states.negated else "") + f" {keyword} {states(m.states.value)}"
 
 
-MATCHES: dict[type, Callable[[ListLayout, Any, Rule], str]] = {
-    Comment: lambda layout, m, rule: f" /* {m.text} */",
+MATCHES: dict[type, Callable[[ListLayout, Any], str]] = {
+    Comment: lambda _layout, m: f" /* {m.text} */",
     Ports: _ports,
     Multiport: _multiport,
     StatisticRandom: _random,
     StatisticNth: _nth,
     Recent: _recent,
-    MarkMatch: lambda layout, m, rule: (" mark match" + (" !" if m.mark.negated else "")
+    MarkMatch: lambda _layout, m: (" mark match" + (" !" if m.mark.negated else "")
                                         + f" {mark_value(m.mark.value)}"),
     AddrType: _addrtype,
     ConnState: _conn_state,

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ..netfilter import CHAIN_PROTOS, PROTOCOL_NUMBERS
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 def _lines(path: Path) -> list[list[str]]:
     """Whitespace-split, comment-free lines of a netdb file ([] when the file is missing)."""
@@ -85,9 +87,9 @@ class Names:
         return by_number, by_name
 
     @cached_property
-    def _hosts(self) -> tuple[dict[ipaddress._BaseAddress, str], dict[tuple[str, int], ipaddress._BaseAddress]]:
-        by_address: dict[ipaddress._BaseAddress, str] = {}
-        by_name: dict[tuple[str, int], ipaddress._BaseAddress] = {}
+    def _hosts(self) -> tuple[dict[IPAddress, str], dict[tuple[str, int], IPAddress]]:
+        by_address: dict[IPAddress, str] = {}
+        by_name: dict[tuple[str, int], IPAddress] = {}
         for words in _lines(self.root / "hosts"):
             try:
                 address = ipaddress.ip_address(words[0].split("%")[0])
@@ -114,7 +116,7 @@ class Names:
     def service_name(self, port: int, protocol: str) -> str | None:
         return self._services[0].get((port, protocol))
 
-    def host_name(self, address: ipaddress._BaseAddress) -> str | None:
+    def host_name(self, address: IPAddress) -> str | None:
         return self._hosts[0].get(address)
 
     def network_name(self, number: int) -> str | None:
@@ -133,7 +135,7 @@ class Names:
     def service_port(self, name: str, protocol: str) -> int | None:
         return int(name) if name.isdigit() else self._services[1].get((name, protocol))
 
-    def host_address(self, name: str, version: int) -> ipaddress._BaseAddress | None:
+    def host_address(self, name: str, version: int) -> IPAddress | None:
         return self._hosts[1].get((name, version))
 
     def network_number(self, name: str) -> int | None:

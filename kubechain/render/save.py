@@ -68,6 +68,7 @@ class SaveLayout:
 
     def __init__(self, family: str, names: Names) -> None:
         self.family, self.names = family, names
+        self.protocol = ""  # the protocol of the rule being printed (multiport prints its ports by it)
 
     def rule_line(self, chain: str, rule: Rule, counters_option: Counters | None = None) -> str:
         """`-A CHAIN …` without a newline; `counters_option` adds `iptables -S -v`'s `-c p b`."""
@@ -83,18 +84,19 @@ class SaveLayout:
             parts.append(("! " if negated else "") + f"-p {self.names.protocol_name(number) or number}")
         if rule.fragment is not None:
             parts.append(_bang(rule.fragment) + "-f")
-        parts.extend(self.match(m, rule) for m in rule.matches)
+        self.protocol = rule.protocol.value if rule.protocol is not None else ""
+        parts.extend(self.match(m) for m in rule.matches)
         if counters_option is not None:
             parts.append(f"-c {counters_option.packets} {counters_option.bytes}")
         if rule.target is not None:
             parts.append(self.target(rule.target))
         return " ".join(parts)
 
-    def match(self, match: Match, rule: Rule) -> str:
+    def match(self, match: Match) -> str:
         printer = MATCHES.get(type(match))
         if printer is None:
             raise RenderError(f"no iptables-save form for {match!r}")
-        return printer(self, match, rule)
+        return printer(self, match)
 
     def target(self, target: Target) -> str:
         printer = TARGETS.get(type(target))
@@ -114,26 +116,26 @@ def _option_bang(value: Negatable[Any]) -> str:
 
 # --- targets -------------------------------------------------------------------------------------
 
-def _masquerade(layout: SaveLayout, t: Masquerade) -> str:
+def _masquerade(_layout: SaveLayout, t: Masquerade) -> str:
     ports = f" --to-ports {t.to_ports}" if t.to_ports else ""
     return "-j MASQUERADE" + ports + "".join(" --" + f for f in t.flags)
 
 
 TARGETS: dict[type, Callable[[SaveLayout, Any], str]] = {
-    Jump: lambda layout, t: f"-{'g' if t.goto else 'j'} {t.chain}",
-    Verdict: lambda layout, t: f"-j {t.name}",
-    Dnat: lambda layout, t: f"-j DNAT --to-destination {t.destination}" + "".join(" --" + f for f in t.flags),
-    Snat: lambda layout, t: f"-j SNAT --to-source {t.source}" + "".join(" --" + f for f in t.flags),
-    MarkTarget: lambda layout, t: f"-j MARK --set-xmark 0x{t.value:x}/0x{t.mask:x}",
+    Jump: lambda _layout, t: f"-{'g' if t.goto else 'j'} {t.chain}",
+    Verdict: lambda _layout, t: f"-j {t.name}",
+    Dnat: lambda _layout, t: f"-j DNAT --to-destination {t.destination}" + "".join(" --" + f for f in t.flags),
+    Snat: lambda _layout, t: f"-j SNAT --to-source {t.source}" + "".join(" --" + f for f in t.flags),
+    MarkTarget: lambda _layout, t: f"-j MARK --set-xmark 0x{t.value:x}/0x{t.mask:x}",
     Masquerade: _masquerade,
     Reject: lambda layout, t: f"-j REJECT --reject-with {t.with_ or default_reject(layout.family)}",
-    OtherTarget: lambda layout, t: f"-j {t.name}" + (f" {t.text}" if t.text else ""),
+    OtherTarget: lambda _layout, t: f"-j {t.name}" + (f" {t.text}" if t.text else ""),
 }
 
 
 # --- matches -----------------------------------------------------------------------------------
 
-def _ports(layout: SaveLayout, m: Ports, rule: Rule) -> str:
+def _ports(layout: SaveLayout, m: Ports) -> str:
     text = f"-m {m.protocol}"
     for option, value in (("--sport", m.sport), ("--dport", m.dport)):
         if value is not None:
@@ -146,7 +148,7 @@ def _ports(layout: SaveLayout, m: Ports, rule: Rule) -> str:
     return text
 
 
-def _recent(layout: SaveLayout, m: Recent, rule: Rule) -> str:
+def _recent(layout: SaveLayout, m: Recent) -> str:
     option = {"SET": "--set", "CHECK": "--rcheck", "UPDATE": "--update", "REMOVE": "--remove"}[m.command.value]
     text = "-m recent" + _option_bang(m.command) + f" {option}"
     text += f" --seconds {m.seconds}" if m.seconds else ""
@@ -157,41 +159,42 @@ def _recent(layout: SaveLayout, m: Recent, rule: Rule) -> str:
     return text + (" --rdest" if m.side == "dest" else " --rsource")
 
 
-def _addrtype(layout: SaveLayout, m: AddrType, rule: Rule) -> str:
+def _addrtype(_layout: SaveLayout, m: AddrType) -> str:
     text = "-m addrtype"
     for option, value in (("--src-type", m.src_type), ("--dst-type", m.dst_type)):
         if value is not None:
             text += _option_bang(value) + f" {option} {value.value}"
-    return text + (" --limit-iface-in" if m.limit_iface_in else "") + (" --limit-iface-out" if m.limit_iface_out else "")
+    text += " --limit-iface-in" if m.limit_iface_in else ""
+    return text + (" --limit-iface-out" if m.limit_iface_out else "")
 
 
-def _multiport(layout: SaveLayout, m: Multiport, rule: Rule) -> str:
-    protocol = rule.protocol.value if rule.protocol is not None else ""
+def _multiport(layout: SaveLayout, m: Multiport) -> str:
+    protocol = layout.protocol
     ports = port_list(m.ports.value, protocol, True, layout.names)
     return "-m multiport" + _option_bang(m.ports) + f" --{m.direction} {ports}"
 
 
-def _unknown(layout: SaveLayout, m: UnknownMatch, rule: Rule) -> str:
+def _unknown(_layout: SaveLayout, m: UnknownMatch) -> str:
     if not m.text.startswith("-m "):
         raise RenderError(f"match kept in iptables -L form only: {m.text!r}")
     return m.text
 
 
-def _conn_state(layout: SaveLayout, m: ConnState, rule: Rule) -> str:
+def _conn_state(_layout: SaveLayout, m: ConnState) -> str:
     option = "--ctstate" if m.module == "conntrack" else "--state"
     return f"-m {m.module}" + _option_bang(m.states) + f" {option} {states(m.states.value)}"
 
 
-MATCHES: dict[type, Callable[[SaveLayout, Any, Rule], str]] = {
-    Comment: lambda layout, m, rule: f"-m comment --comment {save_string(m.text)}",
+MATCHES: dict[type, Callable[[SaveLayout, Any], str]] = {
+    Comment: lambda _layout, m: f"-m comment --comment {save_string(m.text)}",
     Ports: _ports,
     Multiport: _multiport,
-    StatisticRandom: lambda layout, m, rule: ("-m statistic --mode random" + _option_bang(m.threshold)
+    StatisticRandom: lambda _layout, m: ("-m statistic --mode random" + _option_bang(m.threshold)
                                               + f" --probability {printed_probability(m.threshold.value)}"),
-    StatisticNth: lambda layout, m, rule: ("-m statistic --mode nth" + _option_bang(m.every)
+    StatisticNth: lambda _layout, m: ("-m statistic --mode nth" + _option_bang(m.every)
                                            + f" --every {m.every.value} --packet {m.packet}"),
     Recent: _recent,
-    MarkMatch: lambda layout, m, rule: "-m mark" + _option_bang(m.mark) + f" --mark {mark_value(m.mark.value)}",
+    MarkMatch: lambda _layout, m: "-m mark" + _option_bang(m.mark) + f" --mark {mark_value(m.mark.value)}",
     AddrType: _addrtype,
     ConnState: _conn_state,
     UnknownMatch: _unknown,

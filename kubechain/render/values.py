@@ -130,6 +130,7 @@ def address(text: str | None, family: str, names: Names) -> Address:
     if not text:  # any address (None; "" when negated: `! -s 0.0.0.0/0`)
         return ipaddress.ip_address(0 if version == 4 else "::"), 0
     base, _, mask_text = text.partition("/")
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
         addr = ipaddress.ip_address(base)
     except ValueError:

@@ -41,35 +41,48 @@ def _service(s: Service, has_counters: bool) -> list[str]:
     out = [head]
     if not s.endpoints:
         out.append("  no endpoints")
+    out.extend(_table(_endpoint_rows(s, has_counters)))
+    if s.unassigned:
+        out.append(f"  unassigned (no endpoint reached): {short_fraction_text(s.unassigned)} = "
+                   f"{_decimal(s.unassigned)}")
+    return out + _counter_lines(s)
+
+
+def _endpoint_rows(s: Service, has_counters: bool) -> list[tuple[str, ...]]:
     n = len(s.endpoints)
     total = sum(e.observed or 0 for e in s.endpoints)
-    rows = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
+    rows: list[tuple[str, ...]] = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
     for i, e in enumerate(s.endpoints, 1):
-        deviation = _relative(e.share, n)
         observed = "-"
         if has_counters and e.observed is not None:
             observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
             if total:
                 observed += f" ({e.observed / total:.2%})"
         rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
-                     _decimal(e.share), deviation, observed))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for row in rows:
-        out.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    if s.unassigned:
-        out.append(f"  unassigned (no endpoint reached): {short_fraction_text(s.unassigned)} = "
-                   f"{_decimal(s.unassigned)}")
-    if s.fit is not None:
-        out.append(f"  counters: {fit_sentence(s, s.fit)}")
-        if s.fit.counters == "jump-rules" and s.affinity_seconds is None:
-            out.append("  (other chains jump into these endpoint chains too, as KUBE-SVC and KUBE-SVL of an "
-                       "externalTrafficPolicy: Local service do, so their DNAT counters mix both paths; fitted on "
-                       "the counters of this chain's own jumps to the endpoints)")
-        elif s.fit.counters == "jump-rules":
-            out.append("  (ClientIP affinity: a returning client repeats its endpoint, so the DNAT counters are not "
-                       "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
-                       "endpoints, i.e. the first choices of new clients)")
+                     _decimal(e.share), _relative(e.share, n), observed))
+    return rows
+
+
+def _counter_lines(s: Service) -> list[str]:
+    """The fit of the counters in one sentence, and what was counted when not the DNAT rules."""
+    if s.fit is None:
+        return []
+    out = [f"  counters: {fit_sentence(s, s.fit)}"]
+    if s.fit.counters == "jump-rules" and s.affinity_seconds is None:
+        out.append("  (other chains jump into these endpoint chains too, as KUBE-SVC and KUBE-SVL of an "
+                   "externalTrafficPolicy: Local service do, so their DNAT counters mix both paths; fitted on "
+                   "the counters of this chain's own jumps to the endpoints)")
+    elif s.fit.counters == "jump-rules":
+        out.append("  (ClientIP affinity: a returning client repeats its endpoint, so the DNAT counters are not "
+                   "independent draws; fitted on the counters of the rules without --rcheck that jump to the "
+                   "endpoints, i.e. the first choices of new clients)")
     return out
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns two spaces apart, indented by two."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def render_sample(sample: Sample) -> str:
@@ -82,7 +95,7 @@ def render_sample(sample: Sample) -> str:
         s = got.service
         lines.append("")
         lines.append(_heading(s))
-        rows = [("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)")]
+        rows: list[tuple[str, ...]] = [("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)")]
         for i, e in enumerate(got.endpoints, 1):
             share = e.sampled / sample.connections if sample.connections else 0.0
             rows.append((str(i), e.address or e.chain, f"{float(e.share):.4%}", f"{e.sampled:,}", f"{share:.4%}",
@@ -90,9 +103,7 @@ def render_sample(sample: Sample) -> str:
         if got.unassigned or s.unassigned:
             share = got.unassigned / sample.connections if sample.connections else 0.0
             rows.append(("-", "unassigned", f"{float(s.unassigned):.4%}", f"{got.unassigned:,}", f"{share:.4%}", ""))
-        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-        for row in rows:
-            lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        lines.extend(_table(rows))
         lines.append(f"  verdict: {fit_sentence(s, got.fit)}")
     return "\n".join(lines) + "\n"
 

@@ -36,7 +36,8 @@ from ..model import (
     Table,
     Verdict,
 )
-from ..netfilter import default_reject, full_mask, printed_probability as _printed, statistic_threshold
+from ..netfilter import default_reject, full_mask, statistic_threshold
+from ..netfilter import printed_probability as _printed
 
 CLUSTER_NET = {"ipv4": ipaddress.ip_network("10.96.0.0/16"), "ipv6": ipaddress.ip_network("fd00:10:96::/112")}
 POD_NET = {"ipv4": ipaddress.ip_network("10.244.0.0/16"), "ipv6": ipaddress.ip_network("fd00:10:244::/64")}

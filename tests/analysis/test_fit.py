@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from support.paths import fixture
 
 import kubechain
-from kubechain.cli import main
 from kubechain.analysis.fit import Z_999, chi_square_tail, goodness_of_fit, wilson_interval
+from kubechain.cli import main
 
 HALF = Fraction(1, 2)
 

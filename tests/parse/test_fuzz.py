@@ -10,9 +10,9 @@ import re
 import time
 
 import pytest
-from support.paths import FIXTURES
 from hypothesis import given, note
 from hypothesis import strategies as st
+from support.paths import FIXTURES
 
 import kubechain
 from kubechain import ParseError

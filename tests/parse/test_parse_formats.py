@@ -95,7 +95,8 @@ def test_blog_example_rule_details():
     assert dnat.target == Dnat("10.128.60.10:8080")
     assert ruleset.table("nat").chains["KUBE-MARK-MASQ"].rules[0].target == MarkTarget(0x4000, 0x4000)
     post = ruleset.table("nat").chains["KUBE-POSTROUTING"].rules
-    assert post[0].target == Verdict("RETURN") and post[0].matches == (MarkMatch(Negatable(Mark(0x4000, 0x4000), True)),)
+    assert post[0].target == Verdict("RETURN")
+    assert post[0].matches == (MarkMatch(Negatable(Mark(0x4000, 0x4000), True)),)
     assert post[1].target == MarkTarget(0x4000, 0)
     assert post[2].target == Masquerade(flags=("random-fully",))
 
@@ -131,7 +132,8 @@ def test_blank_target_addrtype_recent_and_filter_table():
     ext = ruleset.table("nat").chains["KUBE-EXT-GNZBNJ2PO5MGZ6GT"].rules
     assert AddrType(src_type=Negatable("LOCAL")) in ext[1].matches
     svc5 = ruleset.table("nat").chains["KUBE-SVC-NUKIZ6OKUXPJNT4C"].rules
-    assert Recent(Negatable("CHECK"), "KUBE-SEP-I77PXRDZVX7PMWMN", 10800, True, mask="255.255.255.255") in svc5[1].matches
+    check = Recent(Negatable("CHECK"), "KUBE-SEP-I77PXRDZVX7PMWMN", 10800, True, mask="255.255.255.255")
+    assert check in svc5[1].matches
     filt = kubechain.load(fixture("kube-proxy-overall", "nft", "filter.L-n-v")).tables[0]
     assert filt.name == "filter"
     rules = [r for c in filt.chains.values() for r in c.rules]

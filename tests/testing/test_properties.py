@@ -13,8 +13,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.naive_walk import shares as naive_shares
 from support.documents import comparable
+from support.naive_walk import shares as naive_shares
 from support.transform import (
     nat,
     rename_chains,
@@ -26,9 +26,9 @@ from support.transform import (
 import kubechain
 from kubechain.model import (
     Chain,
-    Negatable,
     Dnat,
     Jump,
+    Negatable,
     Ruleset,
     StatisticRandom,
     Table,

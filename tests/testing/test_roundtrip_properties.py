@@ -9,11 +9,11 @@ import re
 
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.model_compare import carried, save_form
 from support.documents import comparable
+from support.model_compare import carried, save_form
 
 import kubechain
-from kubechain.model import Counters, Ruleset, Table
+from kubechain.model import Ruleset
 from kubechain.render import render
 from kubechain.testing import FORMATS, Dump, cascades, renderings, rulesets, services
 
