@@ -11,8 +11,10 @@ Heavy modules (sympy, numpy, the parsers) are imported on first use so that the 
 
 from __future__ import annotations
 
+import importlib
 import os
 from fractions import Fraction
+from types import ModuleType
 from typing import IO, TYPE_CHECKING
 
 from .errors import ParseError, RenderError
@@ -22,8 +24,16 @@ if TYPE_CHECKING:
     from .analysis.sampling import Sample
     from .model import Ruleset
 
-__all__ = ["ParseError", "RenderError", "analyze", "load", "loads", "sample"]
+__all__ = ["ParseError", "RenderError", "analyze", "load", "loads", "model", "render", "sample", "testing"]
 __version__ = "0.1.0"
+#: submodules `import kubechain` exposes on first use (kubechain.render, kubechain.model…)
+_LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'kubechain' has no attribute {name!r}")
 
 
 def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None) -> Ruleset:

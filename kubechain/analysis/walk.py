@@ -82,8 +82,7 @@ def rule_gate(rule: Rule) -> Gate:
     stats: tuple[StatisticRandom | StatisticNth, ...] = ()
     affinity = None
     for m in rule.matches:
-        kind = type(m)
-        if kind is Comment:
+        if type(m) is Comment:
             continue
         if type(m) is StatisticRandom or type(m) is StatisticNth:
             stats += (m,)
@@ -92,15 +91,20 @@ def rule_gate(rule: Rule) -> Gate:
                 affinity = m
             if m.command.negated != m.checks:  # a new client is in no list: checks fail, actions pass
                 return Gate(stats, False, affinity)
-        elif type(m) is AddrType:
-            if m.src_type is not None and (m.src_type.value == "LOCAL") != m.src_type.negated:
-                return Gate(stats, False, affinity)  # the client is not local to the node
-        elif type(m) is ConnState and ("NEW" in m.states.value) == m.states.negated:
-            return Gate(stats, False, affinity)  # the connection is NEW
-        # ports, marks… and matches kept verbatim hold
+        elif not _holds(m):
+            return Gate(stats, False, affinity)
     if not stats and affinity is None:
         return ALWAYS
     return Gate(stats, True, affinity)
+
+
+def _holds(m: Match) -> bool:
+    """Whether a deterministic match other than `recent` holds for the walk's new outside client."""
+    if type(m) is AddrType:
+        return m.src_type is None or (m.src_type.value == "LOCAL") == m.src_type.negated  # the client is not local
+    if type(m) is ConnState:
+        return ("NEW" in m.states.value) != m.states.negated  # the connection is NEW
+    return True  # ports, marks… and matches kept verbatim
 
 
 def gate_probability(gate: Gate) -> Fraction:

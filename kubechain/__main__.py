@@ -1,0 +1,5 @@
+"""`python -m kubechain`: the same command as `kubechain`."""
+
+from .cli import main
+
+main()
