@@ -17,10 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import kubechain  # noqa: E402
 from kubechain.analysis.sampling import SampledFlow, sample_service, service_rng  # noqa: E402
 from kubechain.analysis.walk import walk_chain  # noqa: E402
-
-import kubechain  # noqa: E402
 
 
 def chain_text(n: int) -> str:

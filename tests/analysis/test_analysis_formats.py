@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support.paths import ALL_VARIANTS, BACKENDS, NAMED_VARIANTS, RULE_SETS, fixture
 
 import kubechain
 from kubechain.report.documents import document
+
+from support.paths import ALL_VARIANTS, BACKENDS, NAMED_VARIANTS, RULE_SETS, fixture
 
 
 def comparable(path, keep_counters, named=False):

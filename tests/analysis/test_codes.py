@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from support.paths import FIXTURES, ROOT
 
 import kubechain
 from kubechain.analysis import CODES
+
+from support.paths import FIXTURES, ROOT
 
 _ROW = re.compile(r"^\| `(?P<code>[a-z-]+)` \| (?P<severity>[^|]+) \| (?P<fires>[^|]+) \| ")
 

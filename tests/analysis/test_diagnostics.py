@@ -7,10 +7,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
-from support.paths import ALL_VARIANTS, BACKENDS, FIXTURES, HEALTHY_RULE_SETS, fixture
 
 import kubechain
 from kubechain.analysis.cascade import cascade_precision, collisions, first_collision
+
+from support.paths import ALL_VARIANTS, BACKENDS, FIXTURES, HEALTHY_RULE_SETS, fixture
 
 #: what diag-broken must report, as (code, chain): one service per code, see fixtures/diag_rules.py
 BROKEN = {

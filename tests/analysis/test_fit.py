@@ -9,11 +9,12 @@ from fractions import Fraction
 
 import pytest
 from click.testing import CliRunner
-from support.paths import fixture
 
 import kubechain
 from kubechain.analysis.fit import Z_999, chi_square_tail, goodness_of_fit, wilson_interval
 from kubechain.cli import main
+
+from support.paths import fixture
 
 HALF = Fraction(1, 2)
 

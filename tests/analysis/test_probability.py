@@ -6,10 +6,11 @@ from fractions import Fraction
 
 import pytest
 import sympy
-from support.paths import BACKENDS, fixture
 
 import kubechain
 from kubechain.netfilter import statistic_threshold
+
+from support.paths import BACKENDS, fixture
 
 
 @pytest.mark.parametrize(("printed", "threshold"), [

@@ -7,12 +7,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from support.paths import FIXTURES, fixture
 
 import kubechain
 from kubechain import sample
 from kubechain.analysis.sampling import count_random_matches, service_rng
 from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, statistic_matches
+
+from support.paths import FIXTURES, fixture
 
 T = 715827883  # 0.3333333333 as iptables stores it
 

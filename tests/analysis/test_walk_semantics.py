@@ -8,10 +8,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from support.naive_walk import shares as naive_shares
-from support.paths import ALL_VARIANTS, BACKENDS, fixture
 
 import kubechain
+
+from support.naive_walk import shares as naive_shares
+from support.paths import ALL_VARIANTS, BACKENDS, fixture
 
 Q, H = Fraction(1, 4), Fraction(1, 2)
 SEP = "KUBE-SEP-WALK{}".format

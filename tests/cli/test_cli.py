@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from support.paths import fixture
 
 from kubechain.cli import main
+
+from support.paths import fixture
 
 
 def run(*args, stdin=None):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from support.kernel import IPTABLES_TOOLS, Namespace, require_kernel
 
 import kubechain
+
+from support.kernel import IPTABLES_TOOLS, Namespace, require_kernel
 
 CONNECTS = 20_000
 SERVICES = {  # chain → (cluster IP, probabilities of the rules; None for a rule without statistic)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+
+import kubechain
+
 from support.documents import comparable
 from support.kernel import Namespace
 from support.paths import EXACT_COUNTER_VARIANTS, FIXTURES
-
-import kubechain
 
 PRINTOUTS = {
     "L-n-v": ["-t", "nat", "-L", "-n", "-v"],

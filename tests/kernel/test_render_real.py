@@ -4,6 +4,7 @@ with the features kube-proxy does not use. Needs root; skips without it, fails i
 from __future__ import annotations
 
 import pytest
+
 from support.differential import assert_renders_like_real
 from support.kernel import require_kernel
 from support.paths import FIXTURES

@@ -12,15 +12,16 @@ import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
-from support.differential import DROPS_RULE_COUNTERS, real_printouts
-from support.kernel import require_kernel
-from support.model_compare import save_form
-from support.render_variants import VARIANTS, without_timestamps
 
 import kubechain
 from kubechain.model import Ruleset
 from kubechain.render import render
 from kubechain.testing import cascades, rulesets, services
+
+from support.differential import DROPS_RULE_COUNTERS, real_printouts
+from support.kernel import require_kernel
+from support.model_compare import save_form
+from support.render_variants import VARIANTS, without_timestamps
 
 pytestmark = pytest.mark.kernel
 EXAMPLES = max(5, settings.default.max_examples // 10)  # dev 5, ci 30, nightly 500 per strategy and backend

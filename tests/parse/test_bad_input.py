@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from support.paths import fixture
 
 import kubechain
 from kubechain import ParseError
+
+from support.paths import fixture
 
 
 def cli(*args, stdin=None):

@@ -12,11 +12,12 @@ import time
 import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.paths import FIXTURES
 
 import kubechain
 from kubechain import ParseError
 from kubechain.report import documents, text
+
+from support.paths import FIXTURES
 
 SEEDS = sorted(FIXTURES.glob("*.txt"))
 # values that are syntactically where a number or word belongs, but out of range or odd

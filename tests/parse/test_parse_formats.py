@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from support.paths import ALL_VARIANTS, BACKENDS, NUMERIC_VARIANTS, RULE_SETS, fixture
 
 import kubechain
 from kubechain.model import (
@@ -28,6 +27,8 @@ from kubechain.model import (
     UnknownMatch,
     Verdict,
 )
+
+from support.paths import ALL_VARIANTS, BACKENDS, NUMERIC_VARIANTS, RULE_SETS, fixture
 
 
 def rules_by_chain(ruleset, table="nat", counters=True):

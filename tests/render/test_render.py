@@ -7,16 +7,17 @@ import dataclasses
 from datetime import datetime
 
 import pytest
-from support.model_compare import carried, same_tables
-from support.paths import FIXTURES, fixture
-from support.render_variants import VARIANTS, fixture_render_call, without_timestamps
-from support.unusual_rules import UNUSUAL_IPV4, UNUSUAL_IPV6
 
 import kubechain
 from kubechain.model import Chain, Counters, Jump, Rule, Ruleset, Table, UnknownMatch, Verdict
 from kubechain.render import RenderError, render
 from kubechain.render.names import Names
 from kubechain.render.values import print_num
+
+from support.model_compare import carried, same_tables
+from support.paths import FIXTURES, fixture
+from support.render_variants import VARIANTS, fixture_render_call, without_timestamps
+from support.unusual_rules import UNUSUAL_IPV4, UNUSUAL_IPV6
 
 FIXTURE_FILES = sorted(p for p in FIXTURES.glob("*.txt"))
 

@@ -13,15 +13,6 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.documents import comparable
-from support.naive_walk import shares as naive_shares
-from support.transform import (
-    nat,
-    rename_chains,
-    service_chains,
-    shares_by_chain,
-    with_chain,
-)
 
 import kubechain
 from kubechain.model import (
@@ -42,6 +33,16 @@ from kubechain.testing import (
     rulesets,
     services,
     uniformity_bound,
+)
+
+from support.documents import comparable
+from support.naive_walk import shares as naive_shares
+from support.transform import (
+    nat,
+    rename_chains,
+    service_chains,
+    shares_by_chain,
+    with_chain,
 )
 
 CHAIN_NAME = re.compile(r"KUBE-(SVC|SEP|SVL|EXT)-[A-Z2-7]{16}")

@@ -9,13 +9,14 @@ import re
 
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.documents import comparable
-from support.model_compare import carried, save_form
 
 import kubechain
 from kubechain.model import Ruleset
 from kubechain.render import render
 from kubechain.testing import FORMATS, Dump, cascades, renderings, rulesets, services
+
+from support.documents import comparable
+from support.model_compare import carried, save_form
 
 models = st.one_of(rulesets(), cascades(), services(max_endpoints=30).map(lambda s: s.ruleset()))
 
