@@ -40,6 +40,8 @@ FRONTEND_CHAINS = ((SERVICES_CHAIN, None), (NODEPORTS_CHAIN, "nodeport"))
 NAT_ONLY_CHAINS = (*PER_SERVICE_PREFIXES, MARK_MASQ_CHAIN, POSTROUTING_CHAIN)
 #: the mark KUBE-MARK-MASQ sets and KUBE-POSTROUTING masquerades on
 MASQ_MARK = 0x4000
+#: the mark KUBE-MARK-DROP sets and KUBE-FIREWALL (filter table) drops
+MARK_DROP = 0x8000
 
 # --- what kube-proxy writes ---------------------------------------------------------------------------------
 

@@ -115,6 +115,19 @@ def abbreviated_range(value: int, unit: str) -> tuple[int, int]:
     return low, high
 
 
+def rounded_range(value: int) -> tuple[int, int]:
+    """The true counters a rounded value stands for, where the value is what `-L` printed times
+    its unit (kubechain keeps 123K as 123000): the unit is the one iptables must have used, since
+    it prints K from 100 to 9999, M, G from 10 to 9999, and T from 10."""
+    for steps, unit in enumerate(COUNTER_UNITS, 1):
+        printed, rest = divmod(value, 1000 ** steps)
+        if rest:
+            break
+        if (100 if steps == 1 else 10) <= printed <= 9999 or (unit == COUNTER_UNITS[-1] and printed >= 10):
+            return abbreviated_range(printed, unit)
+    return value, value  # not a value iptables rounds: take it as it is
+
+
 # --- statistic --mode random ---------------------------------------------------------------------------
 
 TWO_31 = 1 << 31

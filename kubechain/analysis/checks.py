@@ -17,6 +17,7 @@ from fractions import Fraction
 from ..kube import (
     ENDPOINT_PREFIX,
     FIREWALL_PREFIX,
+    MARK_DROP,
     MARK_DROP_CHAIN,
     NO_ENDPOINTS_COMMENT,
     PER_SERVICE_PREFIXES,
@@ -51,7 +52,7 @@ from .cascade import (
 from .diagnostics import Finding, register
 from .fit_sentence import fit_sentence
 from .results import Endpoint, Service
-from .walk import Walk
+from .walk import PRECISION_LIMIT, Walk
 
 SKEW_P_VALUE = 1e-6  # observed-skew fires below this fit p-value
 
@@ -124,13 +125,21 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
             if type(target) is Jump and target.chain not in c.table.chains:
                 first.setdefault(target.chain, (chain.name, rule.line))
     for missing, (source, line) in first.items():
-        treated = ("its share is reported by chain name" if missing.startswith(ENDPOINT_PREFIX)
-                   else "it is assumed to return, as KUBE-MARK-MASQ does")
+        treated = _missing_is_treated(missing)
         if c.partial:
             yield Finding(missing, line or None, f"{missing} is not in this partial listing; {treated}")
         else:
             yield Finding(missing, line or None,
                           f"{source} jumps to {missing}, which the dump does not define; {treated}")
+
+
+def _missing_is_treated(chain: str) -> str:
+    if chain.startswith(ENDPOINT_PREFIX):
+        return "its share is reported by chain name"
+    if chain == MARK_DROP_CHAIN:
+        return (f"KUBE-MARK-DROP sets mark {MARK_DROP:#x} for the filter table to drop the packet, and returns: "
+                "the walk follows the share on")
+    return "it is assumed to return, as KUBE-MARK-MASQ does"
 
 
 @register("jump-cycle", "error", "service", "chains jump in a cycle (the kernel refuses these too)")
@@ -330,16 +339,19 @@ def _relative_text(value: Fraction) -> str:
     return f"{float(value):.1%}" if value >= Fraction(1, 1000) or not value else f"{float(value):.2e}"
 
 
-@register("observed-skew", "warning", "service",
-          "the dump's exact counters contradict the exact shares (fit p < 1e-6; see \"Observed counters\")")
-def observed_skew(c: ServiceCheck) -> Iterator[Finding]:
-    """p < 1e-6, so about one healthy service in a million is flagged by chance (the verdict line's
-    0.001 is for reading, this is for alerting)."""
-    fit = c.service.fit
+@register("observed-skew", "warning", "fit",
+          "the dump's counters contradict the exact shares (Holm-adjusted fit p < 1e-6; for K/M/G-rounded "
+          "counters, even at the most favourable true counts; see \"Observed counters\")")
+def observed_skew(service: Service) -> Iterator[Finding]:
+    """p < 1e-6 after Holm's adjustment over every service port tested, so a whole node's healthy
+    services raise it by chance about once in a million runs (the verdict line's 0.001 is for
+    reading, this is for alerting)."""
+    fit = service.fit
     exact = fit.vs_exact if fit is not None else None
-    if fit is not None and exact is not None and exact.p_value is not None and exact.p_value < SKEW_P_VALUE:
-        yield Finding(c.service.chain, c.service.line,
-                      f"{c.label}: the counters contradict the rules: {fit_sentence(c.service, fit)}")
+    p = exact.decisive if exact is not None else None
+    if fit is not None and p is not None and p < SKEW_P_VALUE:
+        yield Finding(service.chain, service.line, f"{service.name or service.chain}: the counters contradict "
+                                                   f"the rules: {fit_sentence(service, fit)}")
 
 
 @register("session-affinity", "info", "service",
@@ -397,6 +409,19 @@ def kernel_collision(c: ServiceCheck) -> Iterator[Finding]:
                       f"such pair{'s' * (len(hits) > 1)}) get the same kernel threshold {thresholds[i]}/2^31, so the "
                       f"kernel cannot give them different odds; kube-proxy's {written}-decimal cascade first does "
                       f"this at {first_collision(written):,} endpoints")
+
+
+@register("precision-limit", "warning", "service",
+          "exact shares would need more than 10^6 bits (deeply nested statistic chains): certified intervals "
+          "are reported instead, and the JSON's `probability` is null")
+def precision_limit(c: ServiceCheck) -> Iterator[Finding]:
+    interval = c.service.unassigned_interval
+    if interval is not None:
+        widest = max((e.share_interval[1] - e.share_interval[0] for e in c.service.endpoints if e.share_interval),
+                     default=interval[1] - interval[0])
+        yield Finding(c.service.chain, c.service.line,
+                      f"{c.label}: the exact shares would need more than {PRECISION_LIMIT:,} bits; each is given as "
+                      f"a certified interval instead (the widest {float(widest):.1e} wide)")
 
 
 # --- the input --------------------------------------------------------------------------------------

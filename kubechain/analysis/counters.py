@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..kube import FRONTEND_CHAINS, HASHED_PREFIXES, affinity_check, chain_hash, commented_address
-from ..model import Jump, Rule, Table, jumps_into
-from .fit import Fit, goodness_of_fit
+from ..model import Chain, Jump, Rule, Table, jumps_into
+from ..netfilter import rounded_range
+from .fit import Fit, goodness_of_fit, interval_fit
 from .walk import EndpointShare, Walk
 
-ROUNDED = ("counters printed with a K/M/G suffix are rounded by up to half a unit, more than the sampling "
-           "noise this test measures: list with -x (or use iptables-save -c) for a fit")
+UNCOUNTED = ("some endpoint chains were printed without counters (-L without -v): print them all with -v -x, "
+             "or use iptables-save -c, for a fit")
 
 
 @dataclass(slots=True)
@@ -72,39 +73,58 @@ def endpoint_address(share: EndpointShare[Fraction]) -> str | None:
     return share.destination
 
 
-def endpoint_observed(share: EndpointShare[Fraction], has_counters: bool) -> tuple[int | None, bool]:
+def endpoint_observed(share: EndpointShare[Fraction], chains: dict[str, Chain]) -> tuple[int | None, bool]:
     """(new connections counted, all counters exact): the DNAT rules' packet counters, or for an
-    endpoint chain missing from the printout the jumps into it; (None, False) without counters."""
-    if not has_counters:
-        return None, False
+    endpoint chain missing from the printout the jumps into it. Counters belong to each chain's
+    printout: None when the counted rules were printed without them (`-L` without -v), 0 for an
+    endpoint chain printed with counters that has no DNAT."""
     counted = share.dnat_rules if share.dnat_rules else (share.jump_rules if share.missing else [])
+    if not counted:
+        chain = chains.get(share.chain)
+        printed_with_counters = chain is not None and any(r.counters is not None for r in chain.rules)
+        return (0, True) if printed_with_counters else (None, False)
     readings = [r.counters for r in counted if r.counters is not None]
+    if len(readings) < len(counted):
+        return None, False
     return sum(c.packets for c in readings), all(c.packets_exact for c in readings)
+
+
+#: a counted rule's reading: (packets, exact)
+Reading = tuple[int, bool]
 
 
 def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tuple[int | None, bool]],
                  table: TableCounters) -> Fit | None:
     """The dump's counters against the exact shares (module docstring): None when nothing was
-    counted and nothing can fall through; a `test: "none"` fit when counters are rounded."""
+    counted and nothing can fall through; `test: "none"` with the reason where the counters cannot
+    be tested; the interval test where they are K/M/G-rounded."""
     shared = any(table.jumps[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
     entered = table.entered(walk.start)
     if walk.affinity_seconds is not None or shared:
         source = "jump-rules"
-        readings = [[r.counters for r in s.jump_rules if r.counters is not None and affinity_check(r) is None]
-                    for s in walk.endpoints.values()]
-        counts = [sum(c.packets for c in group) for group in readings]
-        exact = all(c.packets_exact for group in readings for c in group)
+        cells: list[list[Reading] | None] = []
+        for s in walk.endpoints.values():
+            rules = [r for r in s.jump_rules if affinity_check(r) is None]
+            readings = [(r.counters.packets, r.counters.packets_exact) for r in rules if r.counters is not None]
+            cells.append(readings if len(readings) == len(rules) else None)
         if walk.affinity_seconds is not None:
             entered = None  # returning clients enter too; only the new clients' choices are counted
     else:
         source = "dnat"
-        counts = [n or 0 for n, _ in observed]
-        exact = all(ok or not n for n, ok in observed)
-    return fit_counts(counts, exact, shares, walk.unassigned or Fraction(0), entered, source)
+        cells = [[(n, ok)] if n is not None else None for n, ok in observed]
+    return fit_cells(cells, shares, walk.unassigned or Fraction(0), entered, source)
 
 
-def fit_counts(counts: list[int], exact: bool, shares: list[Fraction], unassigned_probability: Fraction,
-               entered: int | None, source: str) -> Fit | None:
+def fit_cells(cells: list[list[Reading] | None], shares: list[Fraction], unassigned_probability: Fraction,
+              entered: int | None, source: str) -> Fit | None:
+    """Test the readings of each endpoint (None: printed without counters) against the shares."""
+    if all(c is None for c in cells):
+        return None
+    counts = [sum(n for n, _ in c) if c is not None else 0 for c in cells]
+    if any(c is None for c in cells):
+        return Fit("none", None, None, sum(counts), None, source, UNCOUNTED, tuple(counts))
+    readings = [c for c in cells if c is not None]
+    exact = all(ok for c in readings for _, ok in c)
     total = sum(counts)
     # an unassigned cell only where the rules let connections fall through: otherwise a gap between
     # the entry and endpoint counters is a non-atomic snapshot of a busy node, not an event
@@ -113,5 +133,18 @@ def fit_counts(counts: list[int], exact: bool, shares: list[Fraction], unassigne
     if total == 0 and not unassigned:
         return None
     if not exact:
-        return Fit("none", None, None, total, None, source, ROUNDED, tuple(counts))
+        ranges = [_range(c) for c in readings]
+        return interval_fit(ranges, counts, shares, unassigned_probability, source)
     return goodness_of_fit(counts, shares, unassigned, unassigned_probability, source)
+
+
+def fit_counts(counts: list[int], exact: bool, shares: list[Fraction], unassigned_probability: Fraction,
+               entered: int | None, source: str) -> Fit | None:
+    """fit_cells for one reading per endpoint, all exact or all rounded."""
+    return fit_cells([[(n, exact)] for n in counts], shares, unassigned_probability, entered, source)
+
+
+def _range(readings: list[Reading]) -> tuple[int, int]:
+    """[low, high] of the true sum of one endpoint's readings."""
+    bounds = [rounded_range(n) if not ok else (n, n) for n, ok in readings]
+    return sum(low for low, _ in bounds), sum(high for _, high in bounds)

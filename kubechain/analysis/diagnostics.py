@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 SEVERITIES = ("error", "warning", "info")
-#: where a check looks: one analysed service port, a nat table, a filter table, the whole input
-SCOPES = ("service", "nat", "filter", "input")
+#: where a check looks: one analysed service port (and its walk), a nat table, a filter table, the whole
+#: input, and a service port once its fit is adjusted for the whole run
+SCOPES = ("service", "nat", "filter", "input", "fit")
 
 C = TypeVar("C")
 

@@ -20,9 +20,10 @@ computed with mpmath (sympy brings it; no scipy).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 EXACT_LIMIT = 50_000  # outcomes enumerated at most by the exact multinomial test
@@ -32,24 +33,41 @@ ALPHA = 0.001  # a verdict says "not consistent" below this p-value (matches 99.
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """One hypothesis tested: statistic (None when infinite or untested), dof, p_value (None untested)."""
+    """One hypothesis tested.
+
+    - `statistic`: None when infinite or untested; `dof` its degrees of freedom;
+    - `p_value`: None when untested or undecided (rounded counters that allow either verdict);
+    - `p_adjusted`: Holm's adjustment over every service port tested in the same run (the verdict
+      and the diagnostics use it), None when not adjusted;
+    - `p_range`: [lowest, highest] p over every true count that rounded counters allow (the
+      `chi-square-interval` test), else None.
+    """
 
     statistic: float | None
     dof: int
     p_value: float | None
     pooled: int = 0  # cells merged into others because they expected < 5
     note: str | None = None
+    p_adjusted: float | None = None
+    p_range: tuple[float, float] | None = None
+    tested: int | None = None  # how many tests the adjustment was over
+
+    @property
+    def decisive(self) -> float | None:
+        """The p the verdict is read from: the adjusted one where there is one."""
+        return self.p_adjusted if self.p_adjusted is not None else self.p_value
 
     @property
     def consistent(self) -> bool | None:
-        return None if self.p_value is None else self.p_value >= ALPHA
+        p = self.decisive
+        return None if p is None else p >= ALPHA
 
 
 @dataclass(frozen=True, slots=True)
 class Fit:
     """Counts against the exact probabilities (`vs_exact`) and against a fair 1/n (`vs_uniform`)."""
 
-    test: str  # "chi-square", "chi-square-pooled", "exact-multinomial" or "none"
+    test: str  # "chi-square", "chi-square-pooled", "exact-multinomial", "chi-square-interval" or "none"
     vs_exact: Comparison | None
     vs_uniform: Comparison | None
     total: int  # connections in the test (unassigned included when known)
@@ -57,6 +75,8 @@ class Fit:
     counters: str  # where the counts come from: "sampled", "dnat" or "jump-rules"
     reason: str | None = None  # why there is no test, when there is none
     counts: tuple[int, ...] = ()  # per endpoint, the counts tested
+    #: per endpoint, [low, high] of the true counts rounded counters stand for (interval test only)
+    count_ranges: tuple[tuple[int, int], ...] | None = None
 
 
 def goodness_of_fit(counts: Sequence[int], exact: Sequence[Fraction], unassigned: int | None,
@@ -221,6 +241,110 @@ def _compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
     for first in range(total + 1):
         for rest in _compositions(total - first, parts - 1):
             yield (first, *rest)
+
+
+# --- many tests ---------------------------------------------------------------------------------
+
+def holm(fits: Sequence[Fit | None]) -> list[Fit | None]:
+    """The fits with their p-values adjusted by Holm's step-down method, separately for the tests
+    against the rules and against 1/n: with m tests, the i-th smallest p becomes
+    max over j ≤ i of min(1, (m − j + 1)·p_(j)). A run of many tests read at one threshold then
+    raises no more chance alarms than one test would (the family-wise error rate)."""
+    out = list(fits)
+    for side in ("vs_exact", "vs_uniform"):
+        tested = sorted((c.p_value, i) for i, f in enumerate(out) if f is not None
+                        and (c := getattr(f, side)) is not None and c.p_value is not None)
+        m, running = len(tested), 0.0
+        for rank, (p, i) in enumerate(tested):
+            running = max(running, min(1.0, (m - rank) * p))
+            fit = out[i]
+            assert fit is not None
+            comparison = getattr(fit, side)
+            out[i] = replace(fit, **{side: replace(comparison, p_adjusted=running, tested=m)})
+    return out
+
+
+# --- rounded counts -----------------------------------------------------------------------------
+
+#: rounded cells up to this many are tested at every corner of their box (2^k statistics)
+CORNER_LIMIT = 12
+
+
+def interval_fit(ranges: Sequence[tuple[int, int]], counts: Sequence[int], exact: Sequence[Fraction],
+                 unassigned_probability: Fraction, counters: str) -> Fit:
+    """Test counts known only as intervals (K/M/G-rounded counters: each true count lies in its
+    [low, high]) against the exact shares and 1/n, conditional on reaching an endpoint.
+
+    Pearson's X² = Σ O_i²/(p_i·S) − S with S = Σ O_i is convex in the counts (O²/S is convex for
+    S > 0), so over the box of possible counts:
+    - its maximum is at a corner: all 2^k corners are tried for k ≤ CORNER_LIMIT rounded cells
+      (exact), else each term's own maximum over (O_i, S) is summed (an upper bound);
+    - its minimum is bounded below by summing each term's own minimum over (O_i, S) ∈ box, which
+      is 0 where [low_i, high_i] meets [p_i·S_low, p_i·S_high] and otherwise at the nearest end.
+    So `p_range` = [p(max X²), p(lower bound of min X²)] contains every p the true counts can give
+    (the upper end conservatively): the verdict is "consistent" only when even the least favourable
+    counts fit, "NOT consistent" only when even the most favourable ones reject, and undecided
+    (p_value None) otherwise."""
+    n = len(ranges)
+    reach = 1 - unassigned_probability
+    p_exact = [float(p / reach) for p in exact] if reach else [0.0] * n
+    uniform = [1 / n] * n if n else []
+    total = sum(counts)
+    vs_exact, vs_uniform = _interval_compare(ranges, p_exact), _interval_compare(ranges, uniform)
+    reason = None if vs_exact.dof or vs_uniform.dof else vs_exact.note
+    return Fit("chi-square-interval" if reason is None else "none", vs_exact, vs_uniform, total, None, counters,
+               reason, tuple(counts), tuple(ranges))
+
+
+def _interval_compare(ranges: Sequence[tuple[int, int]], probs: list[float]) -> Comparison:
+    cells = [(r, p) for r, p in zip(ranges, probs, strict=True) if p]
+    impossible = sum(low for (low, _), p in zip(ranges, probs, strict=True) if not p)
+    dof = len(cells) - 1
+    if impossible:
+        return Comparison(None, max(dof, 0), 0.0, note=f"at least {impossible:,} connections counted where this "
+                          "hypothesis gives probability 0", p_range=(0.0, 0.0))
+    if dof < 1:
+        return Comparison(None, 0, None, note="only one outcome is possible under this hypothesis: nothing to test")
+    low_total, high_total = sum(r[0] for r, _ in cells), sum(r[1] for r, _ in cells)
+    least = sum(_term_min(r, p, low_total, high_total) for r, p in cells)
+    most = _corner_max(cells) if sum(r[0] != r[1] for r, _ in cells) <= CORNER_LIMIT else sum(
+        _term_max(r, p, low_total, high_total) for r, p in cells)
+    p_low, p_high = chi_square_tail(most, dof), chi_square_tail(least, dof)
+    decided = p_low if p_low >= ALPHA else p_high if p_high < ALPHA else None
+    note = None if decided is not None else (
+        "the counters are rounded by more than the test can separate: list with -x (or use iptables-save -c)")
+    return Comparison(None, dof, decided, note=note, p_range=(p_low, p_high))
+
+
+def _term(o: float, s: float, p: float) -> float:
+    expected = p * s
+    return (o - expected) ** 2 / expected if expected else 0.0
+
+
+def _term_min(cell: tuple[int, int], p: float, s_low: int, s_high: int) -> float:
+    """min of (O − pS)²/(pS) over O ∈ [low, high], S ∈ [s_low, s_high]."""
+    low, high = cell
+    if high < p * s_low:  # every count is below every expectation: nearest at (high, s_low)
+        return _term(high, s_low, p)
+    if low > p * s_high:  # above every expectation: nearest at (low, s_high)
+        return _term(low, s_high, p)
+    return 0.0
+
+
+def _term_max(cell: tuple[int, int], p: float, s_low: int, s_high: int) -> float:
+    """max of the convex (O − pS)²/(pS) over the rectangle: at one of its corners."""
+    return max(_term(o, s, p) for o in cell for s in (s_low, s_high) if s)
+
+
+def _corner_max(cells: list[tuple[tuple[int, int], float]]) -> float:
+    """The largest X² at any corner of the box (the exact maximum: X² is convex)."""
+    best = 0.0
+    choices = [sorted({low, high}) for (low, high), _ in cells]
+    for corner in itertools.product(*choices):
+        s = sum(corner)
+        if s:
+            best = max(best, sum(_term(o, s, p) for o, (_, p) in zip(corner, cells, strict=True)))
+    return best
 
 
 # --- intervals --------------------------------------------------------------------------------

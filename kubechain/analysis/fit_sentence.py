@@ -4,7 +4,7 @@ themselves are fair. The `observed-skew` diagnostic says it, and the reports pri
 from __future__ import annotations
 
 from .cascade import worst_deviation
-from .fit import Fit
+from .fit import Comparison, Fit
 from .results import Service
 
 
@@ -15,11 +15,19 @@ def fit_sentence(service: Service, fit: Fit) -> str:
         return f"no test: {fit.reason}"
     exact, uniform = fit.vs_exact, fit.vs_uniform
     n, counts = len(service.endpoints), fit.counts
+    rounded = fit.test == "chi-square-interval"
     if exact is not None and exact.p_value is not None:
         said = "consistent with the rules" if exact.consistent else "NOT consistent with the rules"
-        said += f" ({_p(exact.p_value)})"
+        if rounded:
+            said += (" even at the least favourable true counts" if exact.consistent
+                     else " even at the most favourable true counts")
+        said += f" ({_p(exact)})"
         if exact.note:
             said += f": {exact.note}"
+    elif rounded and exact is not None and exact.p_range is not None:
+        low, high = exact.p_range
+        said = (f"cannot tell: the true counts inside the rounding give p from {low:.2g} to {high:.2g}; list with "
+                "-x (or use iptables-save -c) for an exact test")
     else:
         said = f"nothing to test against the rules ({exact.note if exact else 'no test'})"
     total = fit.total if fit.unassigned is not None else sum(counts)
@@ -33,22 +41,31 @@ def fit_sentence(service: Service, fit: Fit) -> str:
         e = service.endpoints[worst]
         first_choices = fit.counters == "jump-rules" and service.affinity_seconds is not None
         who = "new clients' first choices" if first_choices else "new connections"
-        said = (f"{e.address or e.chain} got {_share(counts[worst] / total)} of {total:,} {who}; "
+        about = "about " if rounded else ""
+        said = (f"{e.address or e.chain} got {_share(counts[worst] / total)} of {about}{total:,} {who}; "
                 f"the rules give {_share(float(e.share / reach))} — {said}")
     if fit.unassigned:
         said += (f"; {fit.unassigned:,} ({_share(fit.unassigned / fit.total)}) found no endpoint, the rules give "
                  f"{_share(float(service.unassigned))}")
     if uniform is not None and uniform.p_value is not None and n > 1:
         if uniform.consistent:
-            said += f"; also consistent with a fair 1/n ({_p(uniform.p_value)})"
+            said += f"; also consistent with a fair 1/n ({_p(uniform)})"
         elif exact is None or exact.consistent is not False:
-            said += f"; but the rules themselves are not uniform (1/n = {1 / n:.1%}; {_p(uniform.p_value)} against 1/n)"
+            said += f"; but the rules themselves are not uniform (1/n = {1 / n:.1%}; {_p(uniform)} against 1/n)"
         else:
-            said += f"; nor a fair 1/n ({_p(uniform.p_value)})"
+            said += f"; nor a fair 1/n ({_p(uniform)})"
     return said
 
 
-def _p(p: float) -> str:
+def _p(c: Comparison) -> str:
+    """`p = 0.67`; with Holm's adjustment over several tests, `p = 0.0012, 0.0096 adjusted for 8 tested`."""
+    text = _p_value(c.p_value or 0.0)
+    if c.tested and c.tested > 1 and c.p_adjusted is not None:
+        text += f", {_p_value(c.p_adjusted).removeprefix('p = ')} adjusted for {c.tested:,} tested"
+    return text
+
+
+def _p_value(p: float) -> str:
     return f"p = {p:.2g}" if p else "p < 1e-300"  # below what a double holds
 
 

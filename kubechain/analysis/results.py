@@ -33,7 +33,10 @@ class Endpoint:
     - `share`: the exact probability that a new connection is sent here (a Fraction);
     - `observed`: the DNAT rule's packet counter, i.e. new connections seen; None without counters;
     - `observed_exact`: False when that counter was printed with a K/M/G/T suffix (or is None);
-    - `line`: the input line of its DNAT rule, else of the first rule jumping here.
+    - `line`: the input line of its DNAT rule, else of the first rule jumping here;
+    - `share_interval`: where the exact share would be too large to hold (the `precision-limit`
+      diagnostic), the certified [low, high] it lies in, `share` being its middle; else None;
+    - `missing`: its chain is not in this printout (a one-chain listing), so it is known by name.
     """
 
     chain: str
@@ -42,6 +45,8 @@ class Endpoint:
     observed: int | None
     observed_exact: bool
     line: int | None
+    share_interval: tuple[Fraction, Fraction] | None = None
+    missing: bool = False  # its chain is not in the printout (a single-chain listing)
 
     @property
     def probability(self) -> Any:
@@ -57,8 +62,9 @@ class Service:
     and its fields are readable here directly. `endpoints` are in chain order; `unassigned` is the
     probability of leaving the chain without reaching an endpoint; `affinity_seconds` the ClientIP
     affinity timeout (None without affinity); `observed_total` the sum of the endpoints' counters
-    (None without counters); `fit` the counters tested against the exact shares (None without
-    counters, or when all are 0)."""
+    (None when no endpoint was printed with counters); `fit` the counters tested against the exact
+    shares (None without counters, or when all are 0), its p-values Holm-adjusted over every
+    service port of the analysis."""
 
     kube: ServicePort
     family: str
@@ -67,6 +73,12 @@ class Service:
     unassigned: Fraction
     observed_total: int | None = None
     fit: Fit | None = None
+    unassigned_interval: tuple[Fraction, Fraction] | None = None  # as Endpoint.share_interval
+
+    @property
+    def exact(self) -> bool:
+        """False where the shares are certified intervals, not exact values (precision-limit)."""
+        return self.unassigned_interval is None
 
     @property
     def name(self) -> str | None:

@@ -68,6 +68,7 @@ class SampledFlow:
     starting as freshly loaded rules do."""
 
     zero = 0
+    linear = False  # the kernel draws for every connection: counts are followed, not scaled
 
     def __init__(self, connections: int, rng: U32Source) -> None:
         self.whole = connections
@@ -92,6 +93,12 @@ class SampledFlow:
         if not gate.possible:
             return 0, mass
         return reaching, mass - reaching
+
+    def add(self, a: int, b: int) -> int:
+        return a + b
+
+    def scale(self, unit: int, mass: int) -> int:
+        raise TypeError("sampled counts are not linear: they are followed jump by jump, never scaled")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ verbatim (UnknownMatch) is taken as matching.
 
 What flows is decided by a *flow*: :data:`EXACT` sends an exact Fraction mass (a rule matching
 with probability p splits the mass reaching it into p for its target and 1 − p for the next rule);
-:class:`kubechain.analysis.sampling.SampledFlow` sends an integer count of connections and splits
-it by drawing the kernel's random numbers. Everything else (jumps, goto, RETURN, DNAT, missing
-chains, cycles) is this one walk, so the sampler cannot diverge from the analysis.
+:data:`BOUNDED` sends certified intervals, for the rare rule sets whose exact values outgrow
+:data:`PRECISION_LIMIT`; :class:`kubechain.analysis.sampling.SampledFlow` sends an integer count of
+connections and splits it by drawing the kernel's random numbers. Everything else (jumps, goto,
+RETURN, DNAT, missing chains, cycles) is this one walk, so the sampler cannot diverge from the
+analysis.
 
 Semantics of targets: a jump into a chain that ends without a verdict returns to the next rule
 (KUBE-MARK-MASQ; a KUBE-SEP chain that lost its DNAT passes its share on); a goto does not return
@@ -18,6 +20,18 @@ to its caller but to the caller's caller; RETURN goes back one level; DNAT ends 
 endpoint; ACCEPT, DROP, REJECT, MASQUERADE, SNAT and terminal extensions end it unassigned; MARK,
 LOG and other extensions let it continue. A jump to a chain the dump lacks keeps its share by
 name when it is a KUBE-SEP chain, and otherwise is assumed to return.
+
+Bounded work, whatever the rule set:
+- the walk keeps its own stack of chain frames, so a 600-deep chain of jumps needs no Python
+  recursion;
+- a flow that is linear (exact and bounded masses: what leaves a chain is proportional to what
+  entered it) evaluates each chain once per enclosing endpoint, as a *transfer* of one unit of
+  mass, and scales it at every jump. Mass entering the same chain in the same state is thereby
+  merged, and the work is linear in rules × states, not in paths: 40 chains that each jump to the
+  next twice are 2^40 paths but 40 transfers. Sampled counts are not linear (the kernel draws per
+  connection), and are followed jump by jump, which costs at most one path per connection;
+- exact arithmetic is refused before it would build a value of more than PRECISION_LIMIT bits
+  (:class:`PrecisionLimit`); the analysis then walks again with certified intervals.
 """
 
 from __future__ import annotations
@@ -50,10 +64,17 @@ from ..model import (
 )
 from ..netfilter import TERMINAL_EXTENSIONS
 
-M = TypeVar("M", Fraction, int)  # what flows: an exact probability, or a count of connections
+M = TypeVar("M")  # what flows: an exact probability, a certified interval, or a count of connections
 
 ZERO = Fraction(0)
 ONE = Fraction(1)
+#: the largest exact value, in bits of numerator plus denominator, the walk builds (about 300,000
+#: decimal digits; a 1,000-endpoint cascade's shares need about 62,000 bits)
+PRECISION_LIMIT = 10**6
+
+
+class PrecisionLimit(ArithmeticError):
+    """An exact value would outgrow PRECISION_LIMIT bits; raised before the arithmetic is done."""
 
 
 class Gate(NamedTuple):
@@ -122,18 +143,151 @@ def gate_probability(gate: Gate) -> Fraction:
 
 
 class Flow(Protocol[M]):
-    """What flows through a walk: an exact mass, or a count of sampled connections."""
+    """What flows through a walk. Masses are falsy when empty; every sum and product goes through
+    the flow, which may refuse it (PrecisionLimit)."""
 
     @property
     def zero(self) -> M:
-        """Nothing (falsy); also the type every mass of this flow has."""
+        """Nothing (falsy)."""
 
     @property
     def whole(self) -> M:
         """What enters the start chain."""
 
+    @property
+    def linear(self) -> bool:
+        """True when what leaves a chain is proportional to what entered it (exact and interval
+        masses), so a chain's transfer of one unit can be scaled; False for sampled counts."""
+
     def split(self, mass: M, rule: Rule, gate: Gate) -> tuple[M, M]:
         """(the part of `mass` that `rule` matches, the part that goes on to the next rule)."""
+
+    def add(self, a: M, b: M) -> M:
+        """a + b (both non-empty)."""
+
+    def scale(self, unit: M, mass: M) -> M:
+        """What `mass` becomes where one unit became `unit` (linear flows only)."""
+
+
+# --- exact and bounded masses ---------------------------------------------------------------------
+
+
+def _guard(*values: Fraction) -> None:
+    """Refuse arithmetic whose result could exceed PRECISION_LIMIT bits."""
+    if sum(v.numerator.bit_length() + v.denominator.bit_length() for v in values) > PRECISION_LIMIT:
+        raise PrecisionLimit(f"an exact share would exceed {PRECISION_LIMIT:,} bits")
+
+
+class ExactFlow:
+    """Exact Fraction masses: the walk of one new connection, as probabilities."""
+
+    zero = ZERO
+    whole = ONE
+    linear = True
+
+    def split(self, mass: Fraction, _rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
+        """Written for a million rules: a rule that surely matches moves the mass without
+        arithmetic, and Fractions are only built where a statistic match splits it."""
+        if not gate.possible:
+            return ZERO, mass
+        if not gate.statistics:
+            return mass, ZERO
+        p = gate_probability(gate)
+        if p == 1:
+            return mass, ZERO
+        if not p:
+            return ZERO, mass
+        _guard(mass, p)
+        return _split(mass, p)
+
+    def add(self, a: Fraction, b: Fraction) -> Fraction:
+        _guard(a, b)
+        return a + b
+
+    def scale(self, unit: Fraction, mass: Fraction) -> Fraction:
+        if unit == 1:
+            return mass
+        if mass == 1:
+            return unit
+        _guard(unit, mass)
+        return unit * mass
+
+
+EXACT = ExactFlow()
+
+
+@lru_cache(maxsize=65536)
+def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
+    """(mass · p, mass · (1 − p)). Services with equally many endpoints split the same masses by
+    the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
+    # Two products, never `mass - hit`: subtracting two big dyadic fractions costs a gcd of two
+    # huge powers of two, which made a 4,000-endpoint cascade take 44 s (cubic); products with a
+    # small factor stay linear.
+    return mass * p, mass * (ONE - p)
+
+
+#: significant bits an interval's ends keep
+INTERVAL_BITS = 256
+
+
+def _round(x: Fraction, up: bool) -> Fraction:
+    """x (≥ 0) to INTERVAL_BITS significant bits, rounded down or up: the ends stay certified."""
+    if not x:
+        return x
+    shift = INTERVAL_BITS - (x.numerator.bit_length() - x.denominator.bit_length())
+    scaled = x.numerator << shift if shift >= 0 else x.numerator
+    den = x.denominator if shift >= 0 else x.denominator << -shift
+    q, r = divmod(scaled, den)
+    q += 1 if up and r else 0
+    return Fraction(q, 1 << shift) if shift >= 0 else Fraction(q << -shift)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A probability known to lie in [low, high]: what the walk gives where exact values are too
+    big to hold. Every operation rounds outwards, so the true value is always inside."""
+
+    low: Fraction
+    high: Fraction
+
+    def __bool__(self) -> bool:
+        return bool(self.high)
+
+    @property
+    def middle(self) -> Fraction:
+        return (self.low + self.high) / 2
+
+
+class BoundedFlow:
+    """Certified intervals of INTERVAL_BITS-bit dyadic ends: exact walk semantics, bounded size."""
+
+    zero = Interval(ZERO, ZERO)
+    whole = Interval(ONE, ONE)
+    linear = True
+
+    def split(self, mass: Interval, _rule: Rule, gate: Gate) -> tuple[Interval, Interval]:
+        p = gate_probability(gate)
+        if not p:
+            return self.zero, mass
+        if p == 1:
+            return mass, self.zero
+        return self._times(mass, p, p), self._times(mass, ONE - p, ONE - p)
+
+    def add(self, a: Interval, b: Interval) -> Interval:
+        return Interval(_round(a.low + b.low, False), _round(a.high + b.high, True))
+
+    def scale(self, unit: Interval, mass: Interval) -> Interval:
+        return self._times(mass, unit.low, unit.high)
+
+    @staticmethod
+    def _times(mass: Interval, low: Fraction, high: Fraction) -> Interval:
+        return Interval(_round(mass.low * low, False), _round(mass.high * high, True))
+
+
+BOUNDED = BoundedFlow()
+
+
+# --- what a walk finds ------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -150,7 +304,8 @@ class EndpointShare(Generic[M]):
 
 @dataclass(slots=True)
 class Walk(Generic[M]):
-    """Where the mass entering `start` goes, and what the walk met on the way."""
+    """Where the mass entering `start` goes, and what the walk met on the way. Rules are recorded
+    once per chain and enclosing endpoint, in the order the walk first meets them."""
 
     start: str
     zero: M  # the flow's zero
@@ -173,55 +328,31 @@ class Walk(Generic[M]):
         seconds = [m.seconds for matches in self.affinity.values() for m in matches if m.seconds is not None]
         return max(seconds) if seconds else None
 
-    def lost(self, mass: M) -> None:
-        self.unassigned = mass if self.unassigned is None or not self.unassigned else self.unassigned + mass
 
+@dataclass(slots=True)
+class Transfer(Generic[M]):
+    """What becomes of the mass that entered a chain: what comes back to its caller (off its end,
+    or through RETURN), what reached each endpoint, and what ended elsewhere."""
 
-class ExactFlow:
-    """Exact Fraction masses: the walk of one new connection, as probabilities."""
-
-    zero = ZERO
-    whole = ONE
-
-    def split(self, mass: Fraction, _rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
-        """Written for a million rules: a rule that surely matches moves the mass without
-        arithmetic, and Fractions are only built where a statistic match splits it."""
-        if not gate.possible:
-            return ZERO, mass
-        if not gate.statistics:
-            return mass, ZERO
-        p = gate_probability(gate)
-        if p == 1:
-            return mass, ZERO
-        if not p:
-            return ZERO, mass
-        return _split(mass, p)
-
-
-EXACT = ExactFlow()
-
-
-@lru_cache(maxsize=65536)
-def _split(mass: Fraction, p: Fraction) -> tuple[Fraction, Fraction]:
-    """(mass · p, mass · (1 − p)). Services with equally many endpoints split the same masses by
-    the same thresholds, so a 30k-service dump repeats a few hundred distinct splits."""
-    # Two products, never `mass - hit`: subtracting two big dyadic fractions costs a gcd of two
-    # huge powers of two, which made a 4,000-endpoint cascade take 44 s (cubic); products with a
-    # small factor stay linear.
-    return mass * p, mass * (ONE - p)
+    back: M
+    endpoints: dict[str, M]
+    lost: M
 
 
 def exact_walk(chains: dict[str, Chain], start: str) -> Walk[Fraction]:
-    """Where one new connection entering chain `start` goes, as exact probabilities."""
+    """Where one new connection entering chain `start` goes, as exact probabilities (raises
+    PrecisionLimit where they would outgrow PRECISION_LIMIT; then walk with BOUNDED)."""
     return walk_chain(chains, start, EXACT)
 
 
 def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M]) -> Walk[M]:
     """Send the flow's whole into chain `start` and follow it to the endpoints."""
     walk: Walk[M] = Walk(start, flow.zero)
-    returned = _Walker(chains, walk, flow).run(start, flow.whole, None)
-    if returned:
-        walk.lost(returned)
+    walker = _Walker(chains, walk, flow)
+    done = walker.call(start, flow.whole, None)
+    for key, mass in done.endpoints.items():
+        walker.endpoint(key).mass = mass
+    walk.unassigned = walker.plus(done.lost, done.back)
     for share in walk.endpoints.values():
         chain = chains.get(share.chain)
         if chain is None or share.dnat_rules:
@@ -245,8 +376,29 @@ def endpoint_key(chain: str, destination: str | None) -> str:
 Outcome = Union[M, tuple[M, M]]  # noqa: UP007  (a generic alias: `M | tuple[M, M]` cannot be subscripted)
 
 
+@dataclass(slots=True)
+class Frame(Generic[M]):
+    """One chain being evaluated: where it is, the mass still going through it, and what it sent
+    where so far (its Transfer, once it is done)."""
+
+    chain: str
+    rules: tuple[Rule, ...]
+    endpoint: str | None  # the enclosing endpoint chain, which a DNAT here credits
+    remaining: M
+    back: M
+    endpoints: dict[str, M]
+    lost: M
+    index: int = 0
+    #: the jump waiting for its callee: (rule, target, hit, rest, unit) — unit: the callee runs with
+    #: one unit of mass, to be scaled by `hit` (linear flows)
+    pending: tuple[Rule, Jump, M, M, bool] | None = None
+    recorded: bool = True  # first visit of (chain, endpoint): rules are recorded for the checks
+    cyclic: bool = False  # met a cycle: its transfer depends on the path, so it is not kept
+
+
 class _Walker(Generic[M]):
-    """One walk's traversal: the chains, the call stack, and a handler per target type (TARGETS)."""
+    """One walk's traversal: the chains, the frames (an explicit stack), the transfers of chains
+    already evaluated (linear flows), and a handler per target type (TARGETS)."""
 
     chains: dict[str, Chain]
     walk: Walk[M]
@@ -256,35 +408,146 @@ class _Walker(Generic[M]):
         self.chains = chains
         self.walk = walk
         self.flow = flow
-        self.stack: list[str] = []
+        self.transfers: dict[tuple[str, str | None], Transfer[M]] = {}
+        self.seen: set[tuple[str, str | None]] = set()
+        self.frames: list[Frame[M]] = []
+        self.active: set[str] = set()  # the chains of the frames: a jump into one is a cycle
 
-    def run(self, name: str, mass: M, endpoint: EndpointShare[M] | None) -> M:
-        """Send `mass` into chain `name`; return the mass that comes back to the caller."""
-        self.stack.append(name)
-        walk = self.walk
-        split, jumps, handlers = self.flow.split, walk.endpoint_jumps, TARGETS
-        remaining, back = mass, walk.zero  # back: left through RETURN, or the end of a goto'd chain
-        for rule in self.chains[name].rules:
-            target = rule.target
-            kind = type(target)
-            if kind is Jump and target.chain.startswith(ENDPOINT_PREFIX):  # type: ignore[union-attr]
-                self.endpoint(target.chain).jump_rules.append(rule)  # type: ignore[union-attr]
-                jumps.append((name, rule))
-            if not remaining:
-                continue  # keep registering endpoints in chain order, nothing else to do
-            gate = rule_gate(rule)
-            if gate.affinity is not None:
-                walk.affinity.setdefault(name, []).append(gate.affinity)
-            hit, rest = split(remaining, rule, gate)
-            if not hit:
-                continue
-            outcome: Outcome[M] = handlers.get(kind, _continues)(self, rule, target, hit, endpoint)
-            if isinstance(outcome, tuple):  # (to this chain, to the caller) from a goto or RETURN
-                outcome, left = outcome
-                back = back + left if back else left
-            remaining = rest + outcome if rest and outcome else (rest or outcome)
-        self.stack.pop()
-        return remaining + back if back else remaining
+    # --- arithmetic through the flow ---
+
+    def plus(self, a: M, b: M) -> M:
+        if not b:
+            return a
+        if not a:
+            return b
+        return self.flow.add(a, b)
+
+    def credit(self, into: dict[str, M], key: str, mass: M) -> None:
+        into[key] = self.plus(into[key], mass) if key in into else mass
+
+    # --- the traversal ---
+
+    def call(self, chain: str, mass: M, endpoint: str | None) -> Transfer[M]:
+        """Send `mass` into `chain` (inside endpoint chain `endpoint`, or None) and run it to the
+        end: the Transfer of that mass. Handlers that branch into several chains call this."""
+        if not self.flow.linear:
+            return self.run(chain, mass, endpoint)
+        unit = self.transfers.get((chain, endpoint)) or self.run(chain, self.flow.whole, endpoint)
+        if mass == self.flow.whole:
+            return unit
+        return Transfer(self.flow.scale(unit.back, mass) if unit.back else unit.back,
+                        {key: self.flow.scale(m, mass) for key, m in unit.endpoints.items()},
+                        self.flow.scale(unit.lost, mass) if unit.lost else unit.lost)
+
+    def run(self, chain: str, mass: M, endpoint: str | None) -> Transfer[M]:
+        """The frame loop: evaluate `chain` and every chain it jumps into, with an explicit stack."""
+        base = len(self.frames)
+        result: Transfer[M] | None = None
+        self.push(chain, mass, endpoint)
+        while len(self.frames) > base:
+            frame = self.frames[-1]
+            if result is not None:
+                self.resume(frame, result)
+                result = None
+            elif frame.index >= len(frame.rules):
+                result = self.finish(frame)
+            else:
+                self.step(frame)
+        assert result is not None
+        return result
+
+    def push(self, chain: str, mass: M, endpoint: str | None) -> None:
+        key = (chain, endpoint)
+        recorded = key not in self.seen
+        self.seen.add(key)
+        self.active.add(chain)
+        zero = self.walk.zero
+        self.frames.append(Frame(chain, self.chains[chain].rules, endpoint, mass, zero, {}, zero,
+                                 recorded=recorded))
+
+    def finish(self, frame: Frame[M]) -> Transfer[M]:
+        self.frames.pop()
+        self.active.discard(frame.chain)
+        done = Transfer(self.plus(frame.remaining, frame.back), frame.endpoints, frame.lost)
+        if frame.cyclic:
+            if self.frames:
+                self.frames[-1].cyclic = True  # the caller's transfer depends on the path too
+        elif self.flow.linear:
+            self.transfers.setdefault((frame.chain, frame.endpoint), done)
+        return done
+
+    def step(self, frame: Frame[M]) -> None:
+        """Evaluate the frame's next rule."""
+        rule = frame.rules[frame.index]
+        target = rule.target
+        kind = type(target)
+        if frame.recorded and kind is Jump and target.chain.startswith(ENDPOINT_PREFIX):  # type: ignore[union-attr]
+            self.endpoint(target.chain).jump_rules.append(rule)  # type: ignore[union-attr]
+            self.walk.endpoint_jumps.append((frame.chain, rule))
+        if not frame.remaining:
+            frame.index += 1  # keep registering endpoints in chain order, nothing else to do
+            return
+        gate = rule_gate(rule)
+        if gate.affinity is not None and frame.recorded:
+            self.walk.affinity.setdefault(frame.chain, []).append(gate.affinity)
+        hit, rest = self.flow.split(frame.remaining, rule, gate)
+        if not hit:
+            frame.index += 1
+            return
+        if kind is Jump:
+            self.enter(frame, rule, target, hit, rest)  # type: ignore[arg-type]
+            return
+        handler = TARGETS.get(kind, _continues)
+        self.after(frame, handler(self, frame, rule, target, hit), rest)
+
+    def after(self, frame: Frame[M], outcome: Outcome[M], rest: M) -> None:
+        """Go on with the frame's next rule once its current rule's target did `outcome`."""
+        if isinstance(outcome, tuple):  # (to this chain, to the caller) from a goto or RETURN
+            outcome, left = outcome
+            frame.back = self.plus(frame.back, left)
+        frame.remaining = self.plus(rest, outcome)
+        frame.index += 1
+
+    def enter(self, frame: Frame[M], rule: Rule, target: Jump, hit: M, rest: M) -> None:
+        """A jump or goto: push the callee's frame (the caller resumes when it is done), or apply
+        what is already known: its transfer, a missing chain, or a cycle."""
+        callee = target.chain
+        if callee not in self.chains:
+            self.after(frame, self.missing(frame, target, hit), rest)
+            return
+        if callee in self.active:
+            self.walk.cycles.append((callee, rule.line))
+            frame.cyclic = True
+            frame.lost = self.plus(frame.lost, hit)
+            self.after(frame, self.walk.zero, rest)
+            return
+        inner = callee if callee.startswith(ENDPOINT_PREFIX) else frame.endpoint
+        if callee.startswith(ENDPOINT_PREFIX):
+            self.endpoint(callee)
+        known = self.transfers.get((callee, inner)) if self.flow.linear else None
+        if known is not None:
+            self.resume_with(frame, rule, target, hit, rest, known, True)
+            return
+        unit = self.flow.linear
+        frame.pending = (rule, target, hit, rest, unit)
+        self.push(callee, self.flow.whole if unit else hit, inner)
+
+    def resume(self, frame: Frame[M], done: Transfer[M]) -> None:
+        assert frame.pending is not None
+        rule, target, hit, rest, unit = frame.pending
+        frame.pending = None
+        self.resume_with(frame, rule, target, hit, rest, done, unit)
+
+    def resume_with(self, frame: Frame[M], _rule: Rule, target: Jump, hit: M, rest: M, done: Transfer[M],
+                    unit: bool) -> None:
+        """Fold a callee's Transfer into the caller (scaled by `hit` when it was run for one unit)."""
+        scale = (lambda m: self.flow.scale(m, hit)) if unit else (lambda m: m)
+        for key, mass in done.endpoints.items():
+            self.credit(frame.endpoints, key, scale(mass))
+        if done.lost:
+            frame.lost = self.plus(frame.lost, scale(done.lost))
+        came_back = scale(done.back) if done.back else self.walk.zero
+        self.after(frame, (self.walk.zero, came_back) if target.goto else came_back, rest)
 
     def endpoint(self, key: str) -> EndpointShare[M]:
         share = self.walk.endpoints.get(key)
@@ -293,65 +556,54 @@ class _Walker(Generic[M]):
             self.walk.endpoints[key] = share
         return share
 
-    # target handlers (TARGETS): the current chain is self.stack[-1]
-
-    def jump(self, rule: Rule, target: Jump, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
-        if target.chain not in self.chains:
-            came_back = self.missing(target.chain, hit)
-        elif target.chain in self.stack:
-            self.walk.cycles.append((target.chain, rule.line))
-            self.walk.lost(hit)
-            return self.walk.zero
-        else:
-            inner = self.endpoint(target.chain) if target.chain.startswith(ENDPOINT_PREFIX) else endpoint
-            came_back = self.run(target.chain, hit, inner)
-        return (self.walk.zero, came_back) if target.goto else came_back
-
-    def missing(self, chain: str, hit: M) -> M:
+    def missing(self, frame: Frame[M], target: Jump, hit: M) -> Outcome[M]:
         """A jump to a chain the dump does not hold. An endpoint chain (as in a `-L KUBE-SVC-X`
         listing) keeps the share by name; any other chain is assumed to return, as KUBE-MARK-MASQ
-        does. Returns the mass that comes back."""
+        does."""
+        chain = target.chain
         if not chain.startswith(ENDPOINT_PREFIX):
-            return hit
-        share = self.endpoint(chain)
-        share.missing = True
-        share.mass = share.mass + hit if share.mass else hit
+            return (self.walk.zero, hit) if target.goto else hit
+        self.endpoint(chain).missing = True
+        self.credit(frame.endpoints, chain, hit)
         return self.walk.zero
 
-    def dnat(self, rule: Rule, target: Dnat, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
-        if endpoint is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
-            name = self.stack[-1]
-            endpoint = self.endpoint(endpoint_key(name, target.destination))
-            endpoint.chain, endpoint.destination = name, target.destination
-            if rule not in endpoint.dnat_rules:
-                endpoint.dnat_rules.append(rule)
-        endpoint.mass = endpoint.mass + hit if endpoint.mass else hit
+    # --- target handlers (TARGETS) ---
+
+    def dnat(self, frame: Frame[M], rule: Rule, target: Dnat, hit: M) -> Outcome[M]:
+        key = frame.endpoint
+        if key is None:  # a DNAT outside any KUBE-SEP chain: the endpoint is this rule's destination
+            key = endpoint_key(frame.chain, target.destination)
+            share = self.endpoint(key)
+            share.chain, share.destination = frame.chain, target.destination
+            if rule not in share.dnat_rules:
+                share.dnat_rules.append(rule)
+        self.credit(frame.endpoints, key, hit)
         return self.walk.zero
 
-    def verdict(self, rule: Rule, target: Verdict, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
+    def verdict(self, frame: Frame[M], rule: Rule, target: Verdict, hit: M) -> Outcome[M]:
         if target.name == "RETURN":
             return (self.walk.zero, hit)
-        return self.ends(rule, target, hit, endpoint)
+        return self.ends(frame, rule, target, hit)
 
-    def ends(self, _rule: Rule, _target: Target, hit: M, _endpoint: EndpointShare[M] | None) -> Outcome[M]:
-        self.walk.lost(hit)
+    def ends(self, frame: Frame[M], _rule: Rule, _target: Target, hit: M) -> Outcome[M]:
+        frame.lost = self.plus(frame.lost, hit)
         return self.walk.zero
 
-    def other(self, rule: Rule, target: OtherTarget, hit: M, endpoint: EndpointShare[M] | None) -> Outcome[M]:
+    def other(self, frame: Frame[M], rule: Rule, target: OtherTarget, hit: M) -> Outcome[M]:
         if target.name in TERMINAL_EXTENSIONS:
-            return self.ends(rule, target, hit, endpoint)
+            return self.ends(frame, rule, target, hit)
         return hit  # LOG, CONNMARK…: non-terminating, evaluation continues
 
 
-def _continues(_walker: _Walker[Any], _rule: Rule, _target: Any, hit: Any, _endpoint: Any) -> Any:
+def _continues(_walker: _Walker[Any], _frame: Frame[Any], _rule: Rule, _target: Any, hit: Any) -> Any:
     """No target, or MARK: evaluation continues with the next rule."""
     return hit
 
 
-#: what each target type does with the mass that matched its rule
-Handler = Callable[[_Walker[Any], Rule, Any, Any, Any], Any]
+Handler = Callable[[_Walker[Any], Frame[Any], Rule, Any, Any], Any]
+#: what each target type (other than a jump into a chain of the dump) does with the mass that
+#: matched its rule: the mass that continues in the chain, or (continues, returns to the caller)
 TARGETS: dict[type, Handler] = {
-    Jump: _Walker.jump,
     Dnat: _Walker.dnat,
     Verdict: _Walker.verdict,
     Reject: _Walker.ends,

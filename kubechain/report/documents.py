@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Any
 
 from ..analysis.fit import Comparison, Fit
@@ -34,7 +35,8 @@ def _service(s: Service) -> dict[str, Any]:
         "protocol": s.protocol,
         "affinity": {"seconds": s.affinity_seconds} if s.affinity_seconds is not None else None,
         "endpoints": [_endpoint(e) for e in s.endpoints],
-        "unassigned_probability": fraction_text(s.unassigned),
+        "unassigned_probability": fraction_text(s.unassigned) if s.exact else None,
+        "unassigned_interval": _interval(s.unassigned_interval),
         "frontends": [{"kind": f.kind, "address": f.address, "port": f.port, "protocol": f.protocol,
                        "chain": f.chain, "line": f.line} for f in s.frontends],
         "observed_total": s.observed_total,
@@ -46,8 +48,9 @@ def _endpoint(e: Endpoint) -> dict[str, Any]:
     return {
         "chain": e.chain,
         "address": e.address,
-        "probability": fraction_text(e.share),
+        "probability": fraction_text(e.share) if e.share_interval is None else None,
         "probability_decimal": decimal_text(e.share),
+        "probability_interval": _interval(e.share_interval),
         "observed": e.observed,
         "observed_exact": e.observed_exact,
     }
@@ -59,13 +62,23 @@ def fit_document(fit: Fit | None) -> dict[str, Any] | None:
         return None
     return {"test": fit.test, "vs_exact": _comparison(fit.vs_exact), "vs_uniform": _comparison(fit.vs_uniform),
             "total": fit.total, "unassigned": fit.unassigned, "counters": fit.counters, "reason": fit.reason,
-            "counts": list(fit.counts)}
+            "counts": list(fit.counts),
+            "count_ranges": [list(r) for r in fit.count_ranges] if fit.count_ranges is not None else None}
 
 
 def _comparison(c: Comparison | None) -> dict[str, Any] | None:
     if c is None:
         return None
-    return {"statistic": c.statistic, "dof": c.dof, "p_value": c.p_value, "pooled": c.pooled, "note": c.note}
+    return {"statistic": c.statistic, "dof": c.dof, "p_value": c.p_value, "pooled": c.pooled, "note": c.note,
+            "p_adjusted": c.p_adjusted, "tested": c.tested,
+            "p_range": list(c.p_range) if c.p_range is not None else None}
+
+
+def _interval(bounds: tuple[Fraction, Fraction] | None) -> list[str] | None:
+    """A certified [low, high] as 20-digit decimals, rounded outwards (precision-limit)."""
+    if bounds is None:
+        return None
+    return [decimal_text(bounds[0], down=True), decimal_text(bounds[1], down=False)]
 
 
 def sample_document(sample: Sample) -> dict[str, Any]:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import sys
-from decimal import Context, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
 from functools import lru_cache
 
 _DIGITS = Context(prec=20)
 
 
+_DOWN = Context(prec=20, rounding=ROUND_FLOOR)
+_UP = Context(prec=20, rounding=ROUND_CEILING)
+
+
 @lru_cache(maxsize=65536)
-def decimal_text(value: Fraction) -> str:
-    """20 significant digits, enough to show the kernel's 2^-31 quantisation (`0.33333333348855376244`)."""
+def decimal_text(value: Fraction, down: bool | None = None) -> str:
+    """20 significant digits, enough to show the kernel's 2^-31 quantisation (`0.33333333348855376244`);
+    rounded to nearest, or down/up for the ends of a certified interval."""
     if value == 0:
         return "0"
     if value == 1:
         return "1"
-    d = _DIGITS.divide(Decimal(value.numerator), Decimal(value.denominator))
+    context = _DIGITS if down is None else _DOWN if down else _UP
+    d = context.divide(Decimal(value.numerator), Decimal(value.denominator))
     text = format(d, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 

@@ -58,7 +58,8 @@ def _endpoint_rows(s: Service, has_counters: bool) -> list[tuple[str, ...]]:
             observed = f"{e.observed:,}{'' if e.observed_exact else '~'}"
             if total:
                 observed += f" ({e.observed / total:.2%})"
-        rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
+        label = e.address or ("(chain not in this printout)" if e.missing else "(no DNAT)")
+        rows.append((str(i), label, e.chain, short_fraction_text(e.share),
                      _decimal(e.share), _relative(e.share, n), observed))
     return rows
 

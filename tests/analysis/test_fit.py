@@ -115,8 +115,10 @@ def test_no_counters_zero_counters_and_rounded_counters():
     assert services(fixture("blog", "legacy", "save"))["KUBE-SVC-EXAMPLEAAAAAAAAAA"].fit is None
     odd = services(fixture("odd", "nft", "L-n-v"))
     assert odd["KUBE-SVC-NODNATAAAAAAAAAAA"].observed_total == 0 and odd["KUBE-SVC-NODNATAAAAAAAAAAA"].fit is None
-    rounded = odd["KUBE-SVC-UDPDNSAAAAAAAAAAA"].fit
-    assert rounded.test == "none" and rounded.vs_exact is None and "-x" in rounded.reason
+    rounded = odd["KUBE-SVC-UDPDNSAAAAAAAAAAA"].fit  # 123M against 123K on a 50/50 service: rounding can't hide it
+    assert rounded.test == "chi-square-interval" and rounded.count_ranges == ((122_499_500, 123_499_499),
+                                                                                (122_500, 123_499))
+    assert rounded.vs_exact.consistent is False and rounded.vs_exact.p_range[1] < 1e-6
     exact = services(fixture("odd", "nft", "L-n-v-x"))["KUBE-SVC-UDPDNSAAAAAAAAAAA"].fit
     assert exact.vs_exact.p_value == 0.0  # 123456789 vs 123456 is no fair coin
     text = CliRunner().invoke(main, ["analyze", str(fixture("odd", "nft", "L-n-v-x"))]).output
@@ -158,8 +160,9 @@ def test_json_keys_of_analyze_and_sample():
     skewed = next(s for s in doc["services"] if s["chain"] == "KUBE-SVC-SKEWED5AAAAAAAAAA")
     assert skewed["observed_total"] == 80_000
     assert set(skewed["fit"]) == {"test", "vs_exact", "vs_uniform", "total", "unassigned", "counters", "reason",
-                                 "counts"}
-    assert set(skewed["fit"]["vs_exact"]) == {"statistic", "dof", "p_value", "pooled", "note"}
+                                 "counts", "count_ranges"}
+    assert set(skewed["fit"]["vs_exact"]) == {"statistic", "dof", "p_value", "pooled", "note", "p_adjusted",
+                                             "tested", "p_range"}
     assert skewed["fit"]["vs_uniform"]["p_value"] < 1e-6 <= skewed["fit"]["vs_exact"]["p_value"]
     result = CliRunner().invoke(main, ["sample", "--draws", "5000", "--seed", "3", "--service", "skewed",
                                        "--format", "json", path])

@@ -33,7 +33,7 @@ def test_json_document_follows_the_schema():
     first = svc["endpoints"][0]
     assert first == {"chain": "KUBE-SEP-AAAAAAAAAAAAAAAA", "address": "10.128.60.10:8080",
                      "probability": "715827883/2147483648", "probability_decimal": "0.33333333348855376244",
-                     "observed": 33412, "observed_exact": True}
+                     "probability_interval": None, "observed": 33412, "observed_exact": True}
 
 
 def test_several_inputs_give_an_array_and_stdin_works():
