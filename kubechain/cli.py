@@ -65,21 +65,31 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--input-format", type=click.Choice(["iptables-list", "iptables-save"]), default=None,
               help="Skip auto-detection (iptables-save also covers iptables -S).")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
+              help="Exit 1 when a diagnostic at or above this severity is found; a NOT consistent sample is an error.")
 def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, output: str,
-           input_format: str | None) -> None:
+           input_format: str | None, fail_on: str) -> None:
     """Sample new connections through each FILE's service chains with the kernel's own random
     test, and check the counts against the exact shares."""
     from .analysis import analyze as run_analysis
+    from .analysis.diagnostics import at_or_above
     from .analysis.sampling import sample as run_sample
 
-    samples = [run_sample(run_analysis(_load_or_exit(path, input_format, "sample")), draws, seed, service)
-               for path in files]
+    samples = []
+    for path in files:
+        try:
+            samples.append(run_sample(run_analysis(_load_or_exit(path, input_format, "sample")), draws, seed, service))
+        except ValueError as err:
+            click.echo(f"kubechain: cannot sample {path}: {err}", err=True)
+            sys.exit(2)
     if output == "json":
         from .report.documents import sample_dumps
         click.echo(sample_dumps(samples), nl=False)
     else:
         from .report.text import render_sample
         click.echo("\n".join(render_sample(s) for s in samples), nl=False)
+    if fail_on != "never" and any(at_or_above(s.analysis.diagnostics, fail_on) or s.mismatches for s in samples):
+        sys.exit(1)
 
 
 

@@ -189,10 +189,11 @@ class Verdict(Target):
 
 @dataclass(frozen=True, slots=True)
 class Dnat(Target):
-    """DNAT to `destination`: `10.1.2.3:80`, `10.1.2.3`, `1.2.3.4:80-90` or `[fd00::5]:80`;
-    `flags` are netfilter.NAT_FLAGS names, in the order iptables prints them."""
+    """DNAT to `destination`: `10.1.2.3:80`, `10.1.2.3`, `1.2.3.4:80-90` or `[fd00::5]:80`, or
+    None where iptables printed `[unsupported revision]` instead of it; `flags` are
+    netfilter.NAT_FLAGS names, in the order iptables prints them."""
 
-    destination: str
+    destination: str | None
     flags: tuple[str, ...] = ()
 
 

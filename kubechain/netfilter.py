@@ -42,6 +42,9 @@ TARGET_EXTENSIONS = frozenset({
 })
 #: target extensions that end a packet's traversal of the table (the others let it continue)
 TERMINAL_EXTENSIONS = frozenset({"REDIRECT", "NETMAP", "NFQUEUE", "SYNPROXY", "TPROXY"})
+#: what iptables prints for a match or target whose revision its own binary does not know (an older
+#: iptables, e.g. in a container, listing the host's rules): the extension's options are not shown
+UNSUPPORTED_REVISION = "[unsupported revision]"
 #: flags of the NAT targets, in the order iptables prints them
 NAT_FLAGS = ("random", "persistent", "random-fully")
 

@@ -24,12 +24,14 @@ from ..kube import (
     affinity_check,
     comment_of,
     commented_address,
+    service_chain_kind,
 )
 from ..model import (
     Chain,
     Comment,
     Dnat,
     Jump,
+    OtherTarget,
     Ports,
     Recent,
     Reject,
@@ -41,6 +43,7 @@ from ..model import (
     Verdict,
     jumps_into,
 )
+from ..netfilter import UNSUPPORTED_REVISION
 from .cascade import (
     cascade_precision,
     collisions,
@@ -441,6 +444,69 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
         yield Finding(first[text][0], first[text][1],
                       f"match text kept verbatim, not interpreted ({count} rule{'s' * (count > 1)}; taken as "
                       f"matching where it lies on a service path): {text}")
+
+
+@register("no-nat-table", "info", "input",
+          "the input holds tables but no nat table (`iptables -L` without `-t nat` lists the filter table), where "
+          "the rules that choose endpoints are")
+def no_nat_table(ruleset: Ruleset) -> Iterator[Finding]:
+    shown = [t.name for t in ruleset.tables if t.chains]
+    if shown and "nat" not in shown:
+        tables = " and ".join(dict.fromkeys(shown))
+        plural = "s" * (len(set(shown)) > 1)
+        yield Finding(None, None, f"the input holds the {tables} table{plural} and no nat table: the rules that "
+                                  "choose endpoints are in the nat table; run `iptables -t nat -L -n -v` or "
+                                  "`iptables-save`")
+
+
+@register("no-service-chains", "warning", "input",
+          "kube-proxy's rules are in the input but no service port chain (KUBE-SVC/SVL/EXT) is analyzed: they are "
+          "not in this printout, or in a table other than nat")
+def no_service_chains(ruleset: Ruleset) -> Iterator[Finding]:
+    """Never answer "0 service port chains" silently when the input shows there are some."""
+    nat = [t for t in ruleset.tables if t.name == "nat"]
+    if any(service_chain_kind(n) for t in nat for n in t.chains):
+        return
+    elsewhere = sorted({f"{t.name}" for t in ruleset.tables if t.name != "nat"
+                        and any(n.startswith(PER_SERVICE_PREFIXES) for n in t.chains)})
+    wanted = sorted({r.target.chain for t in nat for c in t.chains.values() for r in c.rules
+                     if type(r.target) is Jump and service_chain_kind(r.target.chain)
+                     and r.target.chain not in t.chains})
+    if elsewhere:
+        tables = " and ".join(elsewhere)
+        yield Finding(None, None, f"kube-proxy's service chains are in the {tables} table, not in a nat table, so none "
+                                  "is analyzed; name the table (`iptables -t nat …`, or paste the command line with "
+                                  "the output)")
+    elif wanted:
+        shown = ", ".join(wanted[:3]) + (f" and {len(wanted) - 3:,} more" if len(wanted) > 3 else "")
+        yield Finding(wanted[0], None, f"the rules jump to {shown}, which this printout does not hold, so no service "
+                                       "port is analyzed; print the whole nat table (`iptables -t nat -L -n -v` or "
+                                       "`iptables-save`)")
+
+
+@register("unsupported-revision", "warning", "input",
+          "iptables printed `[unsupported revision]`: its binary is older than the rule's extension (iptables in a "
+          "container listing the host's rules), so the extension's options, a DNAT's address among them, are not "
+          "shown")
+def unsupported_revision(ruleset: Ruleset) -> Iterator[Finding]:
+    found = [(chain.name, rule) for table in ruleset.tables for chain in table.chains.values() for rule in chain.rules
+             if _unsupported(rule)]
+    if found:
+        chain, rule = found[0]
+        count = len(found)
+        yield Finding(chain, rule.line or None,
+                      f"{count} rule{'s' * (count > 1)} printed with {UNSUPPORTED_REVISION} (first in {chain}): this "
+                      "iptables is older than the rules' extensions; DNAT rules keep their endpoints' shares, with "
+                      "the address from a `->` comment where there is one; print the rules with the node's own "
+                      "iptables (e.g. `kubectl debug node/NAME … chroot /host iptables-save`) to see them whole")
+
+
+def _unsupported(rule: Rule) -> bool:
+    target = rule.target
+    if (type(target) is Dnat and target.destination is None) or (
+            type(target) is OtherTarget and target.text == UNSUPPORTED_REVISION):
+        return True
+    return any(type(m) is UnknownMatch and m.text.endswith(UNSUPPORTED_REVISION) for m in rule.matches)
 
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")

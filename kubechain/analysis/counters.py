@@ -67,8 +67,9 @@ class TableCounters:
 
 
 def endpoint_address(share: EndpointShare[Fraction]) -> str | None:
-    """From the DNAT; for an endpoint chain missing from the printout, from a jump's `->` comment."""
-    if share.destination is None and share.missing:
+    """From the DNAT; where the printout does not show it (the endpoint chain is not in it, or an
+    older iptables printed `[unsupported revision]`), from a jump's `->` comment."""
+    if share.destination is None and (share.missing or share.dnat_rules):
         return next((a for r in share.jump_rules if (a := commented_address(r))), None)
     return share.destination
 

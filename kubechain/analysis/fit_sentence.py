@@ -16,20 +16,7 @@ def fit_sentence(service: Service, fit: Fit) -> str:
     exact, uniform = fit.vs_exact, fit.vs_uniform
     n, counts = len(service.endpoints), fit.counts
     rounded = fit.test == "chi-square-interval"
-    if exact is not None and exact.p_value is not None:
-        said = "consistent with the rules" if exact.consistent else "NOT consistent with the rules"
-        if rounded:
-            said += (" even at the least favourable true counts" if exact.consistent
-                     else " even at the most favourable true counts")
-        said += f" ({_p(exact)})"
-        if exact.note:
-            said += f": {exact.note}"
-    elif rounded and exact is not None and exact.p_range is not None:
-        low, high = exact.p_range
-        said = (f"cannot tell: the true counts inside the rounding give p from {low:.2g} to {high:.2g}; list with "
-                "-x (or use iptables-save -c) for an exact test")
-    else:
-        said = f"nothing to test against the rules ({exact.note if exact else 'no test'})"
+    said = _against_rules(fit)
     total = fit.total if fit.unassigned is not None else sum(counts)
     reach = 1 if fit.unassigned is not None else 1 - service.unassigned
     if counts and total and n and reach:
@@ -57,11 +44,31 @@ def fit_sentence(service: Service, fit: Fit) -> str:
     return said
 
 
+def _against_rules(fit: Fit) -> str:
+    """`consistent with the rules (p = 0.67)`, `NOT consistent …`, or why it cannot be said."""
+    exact = fit.vs_exact
+    rounded = fit.test == "chi-square-interval"
+    if exact is not None and exact.p_value is not None:
+        said = "consistent with the rules" if exact.consistent else "NOT consistent with the rules"
+        if rounded:
+            said += (" even at the least favourable true counts" if exact.consistent
+                     else " even at the most favourable true counts")
+        said += f" ({_p(exact)})"
+        return said + (f": {exact.note}" if exact.note else "")
+    if rounded and exact is not None and exact.p_range is not None:
+        low, high = exact.p_range
+        return (f"cannot tell: the true counts inside the rounding give p from {low:.2g} to {high:.2g}; list with "
+                "-x (or use iptables-save -c) for an exact test")
+    return f"nothing to test against the rules ({exact.note if exact else 'no test'})"
+
+
 def _p(c: Comparison) -> str:
     """`p = 0.67`; with Holm's adjustment over several tests, `p = 0.0012, 0.0096 adjusted for 8 tested`."""
     text = _p_value(c.p_value or 0.0)
     if c.tested and c.tested > 1 and c.p_adjusted is not None:
-        text += f", {_p_value(c.p_adjusted).removeprefix('p = ')} adjusted for {c.tested:,} tested"
+        adjusted = _p_value(c.p_adjusted)
+        if adjusted != text:  # shown only where the adjustment changes what is read
+            text += f", {adjusted.removeprefix('p = ')} adjusted for {c.tested:,} tested"
     return text
 
 

@@ -20,7 +20,8 @@ rules and the number of connections: not on the other services, their order, or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Protocol
 
@@ -29,7 +30,7 @@ import numpy.typing as npt
 
 from ..model import Rule, StatisticNth, StatisticRandom
 from ..netfilter import nth_initial, nth_matches, statistic_matches
-from .fit import Fit, goodness_of_fit, wilson_interval
+from .fit import Fit, goodness_of_fit, holm, wilson_interval
 from .results import Analysis, Service
 from .walk import Gate, Walk, endpoint_key, walk_chain
 
@@ -97,7 +98,7 @@ class SampledFlow:
     def add(self, a: int, b: int) -> int:
         return a + b
 
-    def scale(self, unit: int, mass: int) -> int:
+    def scale(self, _unit: int, _mass: int) -> int:
         raise TypeError("sampled counts are not linear: they are followed jump by jump, never scaled")
 
 
@@ -132,6 +133,13 @@ class Sample:
     seed: int
     services: tuple[SampledService, ...]
 
+    @property
+    def mismatches(self) -> tuple[SampledService, ...]:
+        """The service ports whose sampled counts are NOT consistent with their exact shares
+        (Holm-adjusted over every sampled service port, p < 0.001): what a broken sampler, or a
+        broken exact analysis, would produce."""
+        return tuple(s for s in self.services if s.fit.vs_exact is not None and s.fit.vs_exact.consistent is False)
+
 
 def matches_filter(service: Service, text: str | None) -> bool:
     """`--service TEXT`: a substring of the service name (`ns/svc:port`) or of its chain name."""
@@ -143,8 +151,22 @@ def sample(analysis: Analysis, connections: int, seed: int, service: str | None 
     matching `service`), and test the counts against the exact shares."""
     if connections < 0:
         raise ValueError("the number of connections must be >= 0")
-    done = [sample_service(svc, connections, seed) for svc in analysis.services if matches_filter(svc, service)]
-    return Sample(analysis, connections, seed, tuple(done))
+    chosen = [svc for svc in analysis.services if matches_filter(svc, service)]
+    if service is not None and not chosen:
+        raise ValueError(no_match(service, analysis))
+    done = [sample_service(svc, connections, seed) for svc in chosen]
+    fits = holm([s.fit for s in done])
+    return Sample(analysis, connections, seed, tuple(replace(s, fit=f) for s, f in zip(done, fits, strict=True)
+                                                     if f is not None))
+
+
+def no_match(text: str, analysis: Analysis) -> str:
+    """The error for a `--service` that matches nothing, naming the closest service ports."""
+    names = sorted({n for s in analysis.services for n in (s.name, s.chain) if n})
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
+    hint = f"; the closest: {', '.join(close)}" if close else (
+        f"; it has {len(analysis.services)} service port{'s' * (len(analysis.services) != 1)}")
+    return f"no service port's name or chain contains {text!r}{hint}"
 
 
 def sample_service(service: Service, connections: int, seed: int) -> SampledService:

@@ -47,18 +47,19 @@ def group_tables(chains: list[Chain]) -> tuple[Table, ...]:
 
 
 def table_name(chains: dict[str, Chain]) -> str:
-    """The table a listing came from, judged by its built-in chains, then its chains and targets."""
+    """The table a listing came from (`-L` and `-S` print no table name). What only a nat table
+    holds decides first: kube-proxy's KUBE-SVC/SEP/… chains, DNAT, SNAT and MASQUERADE targets, so
+    `iptables -t nat -L PREROUTING` pasted with a KUBE-SVC chain is nat, not raw. Then the built-in
+    chains: FORWARD is filter's or mangle's, POSTROUTING nat's, PREROUTING alone raw's."""
     names = chains.keys()
+    nat_only = any(n.startswith(NAT_ONLY_CHAINS) for n in names) or any(
+        type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules)
     if "FORWARD" in names:
         return "mangle" if "PREROUTING" in names else "filter"
-    if "POSTROUTING" in names:
+    if nat_only or "POSTROUTING" in names:
         return "nat"
     if "PREROUTING" in names:
         return "raw"
-    if any(n.startswith(NAT_ONLY_CHAINS) for n in names):
-        return "nat"
-    if any(type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules):
-        return "nat"
     return "filter"
 
 

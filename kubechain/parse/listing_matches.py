@@ -35,7 +35,7 @@ from ..model import (
     UnknownMatch,
     Verdict,
 )
-from ..netfilter import FULL_MARK, TARGET_EXTENSIONS, VERDICTS
+from ..netfilter import FULL_MARK, TARGET_EXTENSIONS, UNSUPPORTED_REVISION, VERDICTS
 from . import values
 
 _PIECE = re.compile(
@@ -85,6 +85,10 @@ def split_target(name: str, goto: bool, text: str) -> tuple[Target | None, str]:
         return None, text
     if name in VERDICTS:
         return Verdict(name), text
+    unsupported = f"{name} {UNSUPPORTED_REVISION}"
+    if text == unsupported or text.endswith(" " + unsupported):  # an older iptables: no options shown
+        rest = text[: -len(unsupported)].rstrip(" ")
+        return (Dnat(None) if name == "DNAT" else OtherTarget(name, UNSUPPORTED_REVISION)), rest
     pattern = _TARGET_TEXT.get(name)
     m = pattern.search(text) if pattern else None
     rest = text[: m.start()] if m else text

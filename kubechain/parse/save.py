@@ -10,12 +10,14 @@ from collections.abc import Callable
 from lark import Token, Transformer
 
 from ..errors import BadValue, ParseError
-from ..model import Chain, Counters, Match, Negatable, Rule, Table
+from ..model import Chain, Counters, Match, Negatable, Rule, Table, UnknownMatch
+from ..netfilter import UNSUPPORTED_REVISION
 from . import values
 from .detect import table_name
 from .save_options import Option, build_match, build_target, tokens
 
 _LINE = re.compile(r"[^\n]+")
+_UNSUPPORTED = tuple(UNSUPPORTED_REVISION.split())
 _COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
 _CHAIN_DECL = re.compile(r":(?P<name>\S+) +(?P<policy>\S+)(?: +\[(?P<pkts>\d+):(?P<bytes>\d+)\])? *$")
 _POLICY = re.compile(r"-P +(?P<name>\S+) +(?P<policy>\S+)(?: +-c +(?P<pkts>\d+) +(?P<bytes>\d+))? *$")
@@ -129,6 +131,10 @@ class _RuleLine:
             if tok == "!" and not quoted:
                 negate = True
                 continue
+            if tok == _UNSUPPORTED[0] and not quoted and self.toks[self.at:self.at + 1] == [(_UNSUPPORTED[1], False)]:
+                self.at += 1
+                self.unsupported()
+                continue
             self.option(tok, quoted, negate)
             negate = False
         self.close_match()
@@ -174,6 +180,18 @@ class _RuleLine:
             self.options.append(option)
         else:
             raise _error(self.line, _column(self.text, tok), self.text, f"'-m MODULE' before the module option {tok}")
+
+    def unsupported(self) -> None:
+        """`[unsupported revision]` after `-m NAME` or `-j NAME`: an older iptables printed the
+        extension without its options. The match is kept verbatim; the target keeps its kind."""
+        if self.target is not None:
+            self.target_options.append((UNSUPPORTED_REVISION, (), False))
+        elif self.module is not None:
+            self.matches.append(UnknownMatch(f"-m {self.module} {UNSUPPORTED_REVISION}"))
+            self.module = None
+        else:
+            raise _error(self.line, _column(self.text, _UNSUPPORTED[0]), self.text,
+                         f"'-m NAME' or '-j NAME' before {UNSUPPORTED_REVISION}")
 
     def value(self, tok: str, expected: str | None = None) -> str:
         if self.at >= len(self.toks):

@@ -35,7 +35,7 @@ from ..model import (
     UnknownMatch,
     Verdict,
 )
-from ..netfilter import FULL_MARK, NAT_FLAGS, PORT_PROTOCOLS, TARGET_EXTENSIONS, VERDICTS
+from ..netfilter import FULL_MARK, NAT_FLAGS, PORT_PROTOCOLS, TARGET_EXTENSIONS, UNSUPPORTED_REVISION, VERDICTS
 from . import values
 
 # a quoted string with backslash escapes (what iptables-save writes), a single-quoted one, a word
@@ -200,6 +200,8 @@ def _flags(options: Sequence[Option]) -> tuple[str, ...]:
 
 
 def build_target(name: str, goto: bool, options: Sequence[Option]) -> Target:
+    if options and options[-1][0] == UNSUPPORTED_REVISION:  # an older iptables printed no options
+        return Dnat(None) if name == "DNAT" else OtherTarget(name, UNSUPPORTED_REVISION)
     if name in VERDICTS and not options:
         return Verdict(name)
     if name == "DNAT" and (to := _first(options, "--to-destination", "--to")) is not None:

@@ -38,7 +38,7 @@ from ..model import (
     UnknownMatch,
     Verdict,
 )
-from ..netfilter import FULL_MARK, default_reject, full_mask, printed_probability
+from ..netfilter import FULL_MARK, UNSUPPORTED_REVISION, default_reject, full_mask, printed_probability
 from .names import Names
 from .values import (
     address,
@@ -157,6 +157,8 @@ def mark_target(mark: MarkTarget) -> str:
 
 
 def _other_target(_layout: ListLayout, target: OtherTarget) -> str:
+    if target.text == UNSUPPORTED_REVISION:
+        return f" {target.name} {UNSUPPORTED_REVISION}"
     if target.text:
         raise RenderError(f"{target.name} options are kept in iptables-save form only: {target.text!r}")
     return ""
@@ -168,7 +170,8 @@ def _masquerade(_layout: ListLayout, target: Masquerade) -> str:
 
 
 TARGETS: dict[type, Callable[[ListLayout, Any], str]] = {
-    Dnat: lambda _layout, t: f" to:{t.destination}" + "".join(" " + f for f in t.flags),
+    Dnat: lambda _layout, t: (f" to:{t.destination}" + "".join(" " + f for f in t.flags) if t.destination is not None
+                              else f" DNAT {UNSUPPORTED_REVISION}"),
     Snat: lambda _layout, t: f" to:{t.source}" + "".join(" " + f for f in t.flags),
     MarkTarget: lambda _layout, t: " " + mark_target(t),
     Masquerade: _masquerade,

@@ -41,7 +41,7 @@ from ..model import (
     Verdict,
     table_family,
 )
-from ..netfilter import default_reject, full_mask, printed_probability
+from ..netfilter import UNSUPPORTED_REVISION, default_reject, full_mask, printed_probability
 from .names import Names
 from .values import (
     address,
@@ -124,7 +124,8 @@ def _masquerade(_layout: SaveLayout, t: Masquerade) -> str:
 TARGETS: dict[type, Callable[[SaveLayout, Any], str]] = {
     Jump: lambda _layout, t: f"-{'g' if t.goto else 'j'} {t.chain}",
     Verdict: lambda _layout, t: f"-j {t.name}",
-    Dnat: lambda _layout, t: f"-j DNAT --to-destination {t.destination}" + "".join(" --" + f for f in t.flags),
+    Dnat: lambda _layout, t: (f"-j DNAT --to-destination {t.destination}" + "".join(" --" + f for f in t.flags)
+                              if t.destination is not None else f"-j DNAT {UNSUPPORTED_REVISION}"),
     Snat: lambda _layout, t: f"-j SNAT --to-source {t.source}" + "".join(" --" + f for f in t.flags),
     MarkTarget: lambda _layout, t: f"-j MARK --set-xmark 0x{t.value:x}/0x{t.mask:x}",
     Masquerade: _masquerade,

@@ -3,8 +3,10 @@ exact share, the deviation from a fair 1/n and the counters; then the diagnostic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 
+from ..analysis.fit import Fit
 from ..analysis.fit_sentence import fit_sentence
 from ..analysis.results import Analysis, Service
 from ..analysis.sampling import Sample
@@ -13,7 +15,8 @@ from .exact_text import decimal_text, short_fraction_text
 
 def render(analysis: Analysis) -> str:
     lines = [f"{analysis.path or '<input>'}: {analysis.format}, {analysis.family}, "
-             f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"]
+             f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"
+             + _tested(s.fit for s in analysis.services)]
     for service in analysis.services:
         lines.append("")
         lines.extend(_service(service, analysis.has_counters))
@@ -24,6 +27,13 @@ def render(analysis: Analysis) -> str:
             where = f"line {d.line}" if d.line else "-"
             lines.append(f"  {d.severity:<7} {d.code:<17} {where:<11} {d.message}")
     return "\n".join(lines) + "\n"
+
+
+def _tested(fits: Iterable[Fit | None]) -> str:
+    """`, 3 tested (p-values Holm-adjusted over them)`: how many fits the run's p-values are adjusted over."""
+    counts = {f.vs_exact.tested for f in fits if f is not None and f.vs_exact is not None and f.vs_exact.tested}
+    tested = max(counts, default=0)
+    return f", {tested:,} tested (p-values Holm-adjusted over them)" if tested > 1 else ""
 
 
 def _heading(s: Service) -> str:
@@ -91,7 +101,8 @@ def render_sample(sample: Sample) -> str:
     interval, and a verdict."""
     a = sample.analysis
     lines = [f"{a.path or '<input>'}: {sample.connections:,} new connections sampled per service port "
-             f"(seed {sample.seed}), {len(sample.services)} service port chain{'s' * (len(sample.services) != 1)}"]
+             f"(seed {sample.seed}), {len(sample.services)} service port chain{'s' * (len(sample.services) != 1)}"
+             + _tested(s.fit for s in sample.services)]
     for got in sample.services:
         s = got.service
         lines.append("")

@@ -72,7 +72,7 @@ def test_no_endpoints_brackets_ipv6_addresses():
 -A KUBE-SERVICES -d fd00:10:96::5/128 -p tcp -m comment --comment "n/e:p has no endpoints" -m tcp --dport 80 -j REJECT
 COMMIT
 """
-    (d,) = kubechain.analyze(kubechain.loads(text)).diagnostics
+    (d,) = [d for d in kubechain.analyze(kubechain.loads(text)).diagnostics if d.code != "no-nat-table"]
     assert d.code == "no-endpoints" and "[fd00:10:96::5]:80" in d.message
 
 
