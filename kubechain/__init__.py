@@ -36,16 +36,20 @@ def __getattr__(name: str) -> ModuleType:
     raise AttributeError(f"module 'kubechain' has no attribute {name!r}")
 
 
-def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None) -> Ruleset:
-    """Parse a dump from a path, `-` for stdin, or an open file (format auto-detected)."""
+def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None,
+         lenient: bool = False) -> Ruleset:
+    """Parse a dump from a path, `-` for stdin, or an open file (format auto-detected; see loads)."""
     from .parse import load as _load
-    return _load(source, input_format=input_format)
+    return _load(source, input_format=input_format, lenient=lenient)
 
 
-def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
-    """Parse dump text (format auto-detected unless `input_format` is given)."""
+def loads(text: str, *, path: str | None = None, input_format: str | None = None, lenient: bool = False) -> Ruleset:
+    """Parse dump text (format auto-detected unless `input_format` is given). A paste of several
+    command outputs is read section by section; `lenient` repairs text a person or a web page
+    edited (indentation, code fences, grep separators, notes) and skips lines it cannot read,
+    each noted in `Ruleset.notes` and reported as an `input-repaired` diagnostic."""
     from .parse import loads as _loads
-    return _loads(text, path=path, input_format=input_format)
+    return _loads(text, path=path, input_format=input_format, lenient=lenient)
 
 
 def analyze(ruleset: Ruleset, *, tolerance: Fraction | str | float | None = None) -> Analysis:

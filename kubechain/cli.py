@@ -30,9 +30,13 @@ def main() -> None:  # noqa: D103
               help="Skip auto-detection (iptables-save also covers iptables -S).")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
               help="Exit 1 when a diagnostic at or above this severity is found.")
+@click.option("--lenient", is_flag=True,
+              help="Repair pasted or edited text (indentation, code fences, grep separators, notes); every repair "
+                   "is reported.")
 @click.option("--tolerance", default="0.1%", show_default=True, metavar="REL",
               help="Relative deviation from 1/n allowed before `non-uniform` fires: 0.1%, 0.001 or 1/1000.")
-def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_on: str, tolerance: str) -> None:
+def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_on: str, lenient: bool,
+            tolerance: str) -> None:
     """Analyze each FILE (`-` for stdin) on its own: services, endpoints, exact shares."""
     from .analysis import analyze as run_analysis
     from .analysis import tolerance_from_text
@@ -43,7 +47,7 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
         raise click.BadParameter(f"{tolerance!r} is not a tolerance ({err})", param_hint="--tolerance") from None
     from .analysis.diagnostics import at_or_above
 
-    analyses = [run_analysis(_load_or_exit(path, input_format, "analyze"), allowed) for path in files]
+    analyses = [run_analysis(_load_or_exit(path, input_format, "analyze", lenient), allowed) for path in files]
     if output == "json":
         from .report.documents import dumps
         click.echo(dumps(analyses), nl=False)
@@ -67,8 +71,9 @@ def analyze(files: tuple[str, ...], output: str, input_format: str | None, fail_
               help="Skip auto-detection (iptables-save also covers iptables -S).")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
               help="Exit 1 when a diagnostic at or above this severity is found; a NOT consistent sample is an error.")
+@click.option("--lenient", is_flag=True, help="Repair pasted or edited text; every repair is reported.")
 def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, output: str,
-           input_format: str | None, fail_on: str) -> None:
+           input_format: str | None, fail_on: str, lenient: bool) -> None:
     """Sample new connections through each FILE's service chains with the kernel's own random
     test, and check the counts against the exact shares."""
     from .analysis import analyze as run_analysis
@@ -78,7 +83,8 @@ def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, o
     samples = []
     for path in files:
         try:
-            samples.append(run_sample(run_analysis(_load_or_exit(path, input_format, "sample")), draws, seed, service))
+            ruleset = _load_or_exit(path, input_format, "sample", lenient)
+            samples.append(run_sample(run_analysis(ruleset), draws, seed, service))
         except ValueError as err:
             click.echo(f"kubechain: cannot sample {path}: {err}", err=True)
             sys.exit(2)
@@ -93,12 +99,12 @@ def sample(files: tuple[str, ...], draws: int, seed: int, service: str | None, o
 
 
 
-def _load_or_exit(path: str, input_format: str | None, verb: str) -> Ruleset:
+def _load_or_exit(path: str, input_format: str | None, verb: str, lenient: bool = False) -> Ruleset:
     """The parsed dump, or one paragraph on stderr and exit status 2 (unusable input)."""
     from .parse import load
 
     try:
-        return load(path, input_format=input_format)
+        return load(path, input_format=input_format, lenient=lenient)
     except ParseError as err:
         click.echo(f"kubechain: cannot {verb} {err.describe()}", err=True)
     except OSError as err:

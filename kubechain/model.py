@@ -278,15 +278,28 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class InputNote:
+    """What reading the input changed or left out: a `repaired` line (lenient reading), a
+    `skipped` rule line that could not be read (its chain lost a rule), or sections of a paste
+    that `disagree` about a chain (the first one is kept)."""
+
+    line: int
+    kind: str  # "repaired", "skipped" or "disagree"
+    text: str
+    chain: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ruleset:
     """What :func:`kubechain.load` returns: the tables of one input, in input order."""
 
     tables: tuple[Table, ...]
-    format: str  # "iptables-list" or "iptables-save"
+    format: str  # "iptables-list", "iptables-save", or "mixed" (a paste of several outputs)
     family: str  # "ipv4" or "ipv6": that of the first table that shows one
     path: str | None = None
     has_counters: bool = False
     partial: bool = False  # a `-L CHAIN` / `-S CHAIN` printout: other chains exist but are not shown
+    notes: tuple[InputNote, ...] = field(default=(), compare=False)  # what reading changed or skipped
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

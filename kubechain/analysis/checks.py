@@ -19,6 +19,7 @@ from ..kube import (
     FIREWALL_PREFIX,
     MARK_DROP,
     MARK_DROP_CHAIN,
+    MARK_MASQ_CHAIN,
     NO_ENDPOINTS_COMMENT,
     PER_SERVICE_PREFIXES,
     affinity_check,
@@ -139,6 +140,8 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
 def _missing_is_treated(chain: str) -> str:
     if chain.startswith(ENDPOINT_PREFIX):
         return "its share is reported by chain name"
+    if chain == MARK_MASQ_CHAIN:
+        return "KUBE-MARK-MASQ marks the packet for masquerading and returns: the walk follows the share on"
     if chain == MARK_DROP_CHAIN:
         return (f"KUBE-MARK-DROP sets mark {MARK_DROP:#x} for the filter table to drop the packet, and returns: "
                 "the walk follows the share on")
@@ -507,6 +510,24 @@ def _unsupported(rule: Rule) -> bool:
             type(target) is OtherTarget and target.text == UNSUPPORTED_REVISION):
         return True
     return any(type(m) is UnknownMatch and m.text.endswith(UNSUPPORTED_REVISION) for m in rule.matches)
+
+
+@register("input-repaired", "warning", "input",
+          "`--lenient` repaired a line of edited or pasted text, or skipped one it could not read (its chain lost a "
+          "rule)")
+def input_repaired(ruleset: Ruleset) -> Iterator[Finding]:
+    for note in ruleset.notes:
+        if note.kind in ("repaired", "skipped"):
+            yield Finding(note.chain, note.line, f"{'skipped' if note.kind == 'skipped' else 'repaired'}: "
+                                                 f"{note.text}")
+
+
+@register("sections-disagree", "warning", "input",
+          "two command outputs pasted together print one chain differently (the first is analyzed)")
+def sections_disagree(ruleset: Ruleset) -> Iterator[Finding]:
+    for note in ruleset.notes:
+        if note.kind == "disagree":
+            yield Finding(note.chain, note.line, note.text)
 
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")

@@ -9,6 +9,7 @@ import re
 from ..errors import ParseError
 from ..kube import NAT_ONLY_CHAINS
 from ..model import Chain, Dnat, Masquerade, Snat, Table, table_family
+from ..netfilter import BUILTIN_CHAINS
 
 _TABLE_HEADER = re.compile(r"^\*\w", re.M)  # `*nat`: restore input or iptables-save
 
@@ -82,4 +83,5 @@ def is_partial(tables: tuple[Table, ...], fmt: str, text: str) -> bool:
     if fmt != "iptables-list" and _TABLE_HEADER.search(text):
         return False
     return (all(len(t.chains) == 1 for t in tables)
-            or not any(c.builtin for t in tables for c in t.chains.values()))
+            or not any(c.builtin for t in tables for c in t.chains.values())
+            or any(not set(BUILTIN_CHAINS.get(t.name, ())) <= set(t.chains) for t in tables if fmt == "iptables-list"))

@@ -12,6 +12,7 @@ from ..errors import BadValue, ParseError
 from ..model import Chain, Negatable, Rule
 from . import values
 from .listing_matches import parse_matches, split_target
+from .paste import skip_or_raise
 
 _HEADER = re.compile(
     r"Chain (?P<name>\S+) \((?:policy (?P<policy>\S+)"
@@ -53,7 +54,7 @@ class ListBuilder(Transformer[Token, object]):
                          "a chain header like 'Chain NAME (policy ACCEPT …)' or 'Chain NAME (N references)'")
         layout = columns.split()
         numbered, verbose = layout[0] == "num", "pkts" in layout
-        rules = _rules(children[2], numbered, verbose) if len(children) > 2 else ()
+        rules = _rules(children[2], numbered, verbose, m["name"]) if len(children) > 2 else ()
         counters = values.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
         return Chain(m["name"], rules, m["policy"], counters, int(m["refs"]) if m["refs"] else None,
                      header.line or 0)
@@ -62,24 +63,27 @@ class ListBuilder(Transformer[Token, object]):
         return [c for c in children if isinstance(c, Chain)]
 
 
-def _rules(body: Token, numbered: bool, verbose: bool) -> tuple[Rule, ...]:
+def _rules(body: Token, numbered: bool, verbose: bool, chain: str) -> tuple[Rule, ...]:
     primary = rule_pattern(numbered, verbose, True)
     lines = body.split("\n")
     lines.pop()  # the token ends with a newline
     first_line = body.line or 0
     rules = []
     for offset, text in enumerate(lines):
+        if not text.strip():
+            continue  # only the lenient grammar lets a blank line into a chain block
         m = primary.match(text) or rule_pattern(numbered, verbose, False).match(text)
         if m is None:
-            raise _error(first_line + offset, _first_column(text), text,
-                         "a rule line: " + ("num " if numbered else "")
-                         + ("pkts bytes " if verbose else "") + "target prot opt "
-                         + ("in out " if verbose else "") + "source destination [matches]")
+            skip_or_raise(_error(first_line + offset, _first_column(text), text,
+                                 "a rule line: " + ("num " if numbered else "")
+                                 + ("pkts bytes " if verbose else "") + "target prot opt "
+                                 + ("in out " if verbose else "") + "source destination [matches]"), chain)
+            continue
         try:
             rules.append(_rule(m, first_line + offset, verbose))
         except BadValue as err:
             column = max(text.find(err.token, m.start("rest") if m["rest"] else 0), 0) + 1
-            raise _error(first_line + offset, column, text, err.expected) from None
+            skip_or_raise(_error(first_line + offset, column, text, err.expected), chain)
     return tuple(rules)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sys
 from typing import IO
 
@@ -10,10 +12,11 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import ParseError
 from ..memory import gc_frozen
-from ..model import Chain, Ruleset, Table
+from ..model import Chain, InputNote, Rule, Ruleset, Table, table_family
 from .detect import detect_family, detect_format, group_tables, has_counters, is_partial
 from .grammar import lalr_parser
 from .listing import ListBuilder
+from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sections
 from .save import SaveBuilder
 
 FORMATS = ("iptables-list", "iptables-save")
@@ -33,49 +36,133 @@ _EXPECTED = {
 }
 
 
-def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
-    """Parse dump text (any supported format, auto-detected unless `input_format` is given)."""
+def loads(text: str, *, path: str | None = None, input_format: str | None = None, lenient: bool = False) -> Ruleset:
+    """Parse dump text (any supported format, auto-detected unless `input_format` is given). A paste
+    of several command outputs is read section by section (parse.paste); with `lenient`, what a
+    person or a web page added is repaired first, and rule lines that cannot be read are skipped
+    (each noted in `Ruleset.notes`)."""
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose one of {', '.join(FORMATS)}")
     text = normalise(text)
     if "\0" in text:  # iptables never prints one (and the C library would cut the text there)
         _refuse_nul(text, path)
-    fmt = input_format or detect_format(text, path)
+    notes: list[InputNote] = []
+    if lenient:
+        text, notes = repair(text)
+    skipped: list[InputNote] | None = [] if lenient else None
+    token = SKIPPED.set(skipped)
+    try:
+        with gc_frozen():
+            if input_format is None and is_paste(text):
+                ruleset = _read_paste(text, path, lenient)
+            else:
+                ruleset = _read(text, input_format or detect_format(text, path), path, lenient)
+    except ParseError as err:
+        if not lenient and looks_pasted(text):
+            err = ParseError(err.reason + "; the text looks pasted or edited: --lenient (kubechain.loads(text, "
+                             "lenient=True)) repairs what it can", path=err.path, line=err.line, column=err.column,
+                             text=err.text, expected=err.expected)
+        raise err.at(path) from None
+    finally:
+        SKIPPED.reset(token)
+    return dataclasses.replace(ruleset, notes=tuple(sorted(notes + (skipped or []), key=lambda n: n.line)))
+
+
+def _read(text: str, fmt: str, path: str | None, lenient: bool) -> Ruleset:
+    """One format's text → Ruleset."""
     if not text.strip():
         return Ruleset((), fmt, "ipv4", path)
-    with gc_frozen():
-        try:
-            tables = _parse(text, fmt)
-        except ParseError as err:
-            raise err.at(path) from None
-        except UnexpectedInput as err:
-            raise _lark_error(err, text, path, fmt) from None
+    tables = _parse(text, fmt, path, lenient)
     return Ruleset(tables, fmt, detect_family(tables, text), path, has_counters(tables),
                    partial=is_partial(tables, fmt, text))
 
 
-def _parse(text: str, fmt: str) -> tuple[Table, ...]:
-    if fmt == "iptables-list":
-        chains: list[Chain] = lalr_parser(fmt, ListBuilder).parse(text)  # type: ignore[assignment]
-        return group_tables(chains)
-    tables: list[Table] = lalr_parser(fmt, SaveBuilder).parse(text)  # type: ignore[assignment]
-    return tuple(tables)
+def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table, ...]:
+    try:
+        if fmt == "iptables-list":
+            chains: list[Chain] = lalr_parser(fmt, ListBuilder, lenient).parse(text)  # type: ignore[assignment]
+            return group_tables(chains)
+        tables: list[Table] = lalr_parser(fmt, SaveBuilder, lenient).parse(text)  # type: ignore[assignment]
+        return tuple(tables)
+    except UnexpectedInput as err:
+        raise _lark_error(err, text, path, fmt) from None
+
+
+def _read_paste(text: str, path: str | None, lenient: bool) -> Ruleset:
+    """Several command outputs → one Ruleset: each section read in its own format (its prompt's
+    table and family where it names them), tables of one name and family merged."""
+    lines = text.split("\n")
+    merged: list[Table] = []
+    formats: set[str] = set()
+    partial: list[bool] = []
+    notes: list[InputNote] = []
+    for section in sections(text):
+        body = section_text(lines, section)
+        fmt = section.fmt or detect_format(body, path)
+        if fmt not in FORMATS:
+            raise ParseError(f"this section is {fmt} output, which kubechain does not read here", path=path,
+                             line=section.start, column=1, text=lines[section.start - 1],
+                             expected="iptables -L, -S or iptables-save output")
+        tables = _parse(body, fmt, path, lenient)
+        if section.table and (fmt == "iptables-list" or not _HEADED.search(body)):
+            tables = tuple(dataclasses.replace(t, name=section.table) for t in tables)
+        formats.add(fmt)
+        partial.append(is_partial(tables, fmt, body))
+        for table in tables:
+            _merge(merged, table, section.family, notes)
+    tables = tuple(merged)
+    fmt = formats.pop() if len(formats) == 1 else "mixed"
+    ruleset = Ruleset(tables, fmt, detect_family(tables, text), path, has_counters(tables),
+                      partial=bool(partial) and all(partial))
+    return dataclasses.replace(ruleset, notes=tuple(notes))
+
+
+_HEADED = re.compile(r"^\*\w", re.M)
+
+
+def _uncounted(chain: Chain) -> tuple[Rule, ...]:
+    """A chain's rules without counters: two printouts of one chain may differ in that only."""
+    return tuple(dataclasses.replace(r, counters=None) for r in chain.rules)
+
+
+def _merge(into: list[Table], table: Table, family: str | None, notes: list[InputNote]) -> None:
+    """Add a section's table: to the table of its name and family already read, chain by chain
+    (a chain both hold must be the same; the first is kept and the disagreement noted), or as
+    a table of its own."""
+    fam = table_family(table) or family
+    same = next((t for t in into if t.name == table.name and (table_family(t) or family) in (fam, None)
+                 or (t.name == table.name and fam is None)), None)
+    if same is None:
+        into.append(table)
+        return
+    chains = dict(same.chains)
+    for name, chain in table.chains.items():
+        known = chains.get(name)
+        if known is None:
+            chains[name] = chain
+        elif _uncounted(known) != _uncounted(chain):
+            notes.append(InputNote(chain.line, "disagree", f"{name} is printed twice, differently (lines {known.line} "
+                                   f"and {chain.line}); the first is kept", name))
+        elif not any(r.counters for r in known.rules) and any(r.counters for r in chain.rules):
+            chains[name] = chain  # the same rules: keep the printout that carries counters
+    into[into.index(same)] = Table(same.name, chains, same.line)
 
 
 def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *,
-         input_format: str | None = None) -> Ruleset:
+         input_format: str | None = None, lenient: bool = False) -> Ruleset:
     """Parse a dump from a path, `-` (stdin) or an open file, text or binary."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return loads(decode(sys.stdin.buffer.read(), "<stdin>"), path="<stdin>", input_format=input_format)
+            return loads(decode(sys.stdin.buffer.read(), "<stdin>"), path="<stdin>", input_format=input_format,
+                         lenient=lenient)
         with open(path, "rb") as handle:
-            return loads(decode(handle.read(), path), path=path, input_format=input_format)
+            return loads(decode(handle.read(), path), path=path, input_format=input_format, lenient=lenient)
     data = source.read()
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else None
     text = decode(data, name) if isinstance(data, bytes) else data
-    return loads(text, path=name, input_format=input_format)
+    return loads(text, path=name, input_format=input_format, lenient=lenient)
 
 
 def decode(data: bytes, path: str | None) -> str:

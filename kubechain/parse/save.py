@@ -14,10 +14,12 @@ from ..model import Chain, Counters, Match, Negatable, Rule, Table, UnknownMatch
 from ..netfilter import UNSUPPORTED_REVISION
 from . import values
 from .detect import table_name
+from .paste import skip_or_raise
 from .save_options import Option, build_match, build_target, tokens
 
 _LINE = re.compile(r"[^\n]+")
 _UNSUPPORTED = tuple(UNSUPPORTED_REVISION.split())
+_APPENDED_TO = re.compile(r"-A +(\S+)")
 _COUNTERS = re.compile(r"\[(\d+):(\d+)\]")
 _CHAIN_DECL = re.compile(r":(?P<name>\S+) +(?P<policy>\S+)(?: +\[(?P<pkts>\d+):(?P<bytes>\d+)\])? *$")
 _POLICY = re.compile(r"-P +(?P<name>\S+) +(?P<policy>\S+)(?: +-c +(?P<pkts>\d+) +(?P<bytes>\d+))? *$")
@@ -37,7 +39,12 @@ class _Chains:
     def take(self, item: Token) -> None:
         if item.type == "RULES":
             for offset, line in enumerate(_LINE.finditer(item)):  # lazily: a table's rules are one token
-                chain, rule = parse_rule_line(line.group(), (item.line or 0) + offset)
+                try:
+                    chain, rule = parse_rule_line(line.group(), (item.line or 0) + offset)
+                except ParseError as err:
+                    named = _APPENDED_TO.search(line.group())
+                    skip_or_raise(err, named[1] if named else None)
+                    continue
                 self.rules.setdefault(chain, []).append(rule)
             return
         pattern, expected = _DECLARATIONS[item.type]

@@ -17,6 +17,10 @@ def render(analysis: Analysis) -> str:
     lines = [f"{analysis.path or '<input>'}: {analysis.format}, {analysis.family}, "
              f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"
              + _tested(s.fit for s in analysis.services)]
+    repairs = sum(d.code == "input-repaired" for d in analysis.diagnostics)
+    if repairs:
+        lines.append(f"the input was repaired ({repairs:,} line{'s' * (repairs > 1)}, see the diagnostics): the results "
+                     "may be incomplete")
     for service in analysis.services:
         lines.append("")
         lines.extend(_service(service, analysis.has_counters))
