@@ -75,11 +75,12 @@ def _service(port: ServicePort, walk: Walk[Fraction], bounds: Bounds | None, fam
                                bounds.get(key) if bounds else None, share.missing)
                       for (key, share), (seen, exact) in zip(walk.endpoints.items(), observed, strict=True))
     unassigned = walk.unassigned or Fraction(0)
-    seen_counts = [n for n, _ in observed if n is not None]
-    observed_total = sum(seen_counts) if seen_counts else None
+    # a total only where every endpoint's chain was printed with counters (they belong to each block)
+    observed_total = sum(n for n, _ in observed if n is not None) if observed and all(
+        n is not None for n, _ in observed) else None
     fit = None
     # all zero and nothing can fall through: no fit (and no cost on a big node's idle services)
-    if observed_total is not None and (observed_total or unassigned):
+    if any(n is not None for n, _ in observed) and (observed_total != 0 or unassigned):
         fit = observed_fit(walk, [e.share for e in endpoints], observed, counters)
     return Service(port, family, walk.affinity_seconds, endpoints, unassigned, observed_total, fit,
                    bounds.get("") if bounds else None)

@@ -65,7 +65,8 @@ def loads(text: str, *, path: str | None = None, input_format: str | None = None
         raise err.at(path) from None
     finally:
         SKIPPED.reset(token)
-    return dataclasses.replace(ruleset, notes=tuple(sorted(notes + (skipped or []), key=lambda n: n.line)))
+    found = [*ruleset.notes, *notes, *(skipped or [])]
+    return dataclasses.replace(ruleset, notes=tuple(sorted(found, key=lambda n: n.line))) if found else ruleset
 
 
 def _read(text: str, fmt: str, path: str | None, lenient: bool) -> Ruleset:
@@ -120,6 +121,12 @@ def _read_paste(text: str, path: str | None, lenient: bool) -> Ruleset:
 _HEADED = re.compile(r"^\*\w", re.M)
 
 
+def _within(part: tuple[Rule, ...], whole: tuple[Rule, ...]) -> bool:
+    """Whether `part` is `whole` with some rules left out (what grep makes of a chain)."""
+    rest = iter(whole)
+    return all(any(rule == other for other in rest) for rule in part)
+
+
 def _uncounted(chain: Chain) -> tuple[Rule, ...]:
     """A chain's rules without counters: two printouts of one chain may differ in that only."""
     return tuple(dataclasses.replace(r, counters=None) for r in chain.rules)
@@ -140,11 +147,16 @@ def _merge(into: list[Table], table: Table, family: str | None, notes: list[Inpu
         known = chains.get(name)
         if known is None:
             chains[name] = chain
-        elif _uncounted(known) != _uncounted(chain):
+            continue
+        old, new = _uncounted(known), _uncounted(chain)
+        if old == new:  # the same rules: keep the printout that carries counters
+            if not any(r.counters for r in known.rules) and any(r.counters for r in chain.rules):
+                chains[name] = chain
+        elif _within(old, new):  # the first was a filtered view (`iptables-save | grep`): keep the whole
+            chains[name] = chain
+        elif not _within(new, old):
             notes.append(InputNote(chain.line, "disagree", f"{name} is printed twice, differently (lines {known.line} "
                                    f"and {chain.line}); the first is kept", name))
-        elif not any(r.counters for r in known.rules) and any(r.counters for r in chain.rules):
-            chains[name] = chain  # the same rules: keep the printout that carries counters
     into[into.index(same)] = Table(same.name, chains, same.line)
 
 

@@ -50,6 +50,8 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     out = []
     for m in TOKEN.finditer(text):
         if m.group(3) is not None:
+            if m.group(3).startswith('"'):  # iptables-save closes every quote it opens
+                raise BadValue(m.group(3), "a quoted value closed by '\"'")
             out.append((m.group(3), False))
         elif m.group(1) is not None:
             out.append((_UNESCAPE.sub(r"\1", m.group(1)), True))

@@ -44,7 +44,9 @@ def test_the_severities_readme_promises():
         "orphan-chain": "warning", "unreachable-rule": "warning", "duplicate-endpoint": "warning",
         "comment-mismatch": "warning", "no-endpoints": "warning", "non-uniform": "warning",
         "observed-skew": "warning", "session-affinity": "info", "legacy-precision": "info",
-        "kernel-collision": "info", "unknown-match": "info", "empty-input": "info"}
+        "kernel-collision": "info", "precision-limit": "warning", "unknown-match": "info", "no-nat-table": "info",
+        "no-service-chains": "warning", "unsupported-revision": "warning", "input-repaired": "warning",
+        "sections-disagree": "warning", "empty-input": "info"}
     assert CODES["missing-chain"].partial_severity == "info"
 
 
