@@ -15,7 +15,7 @@ import importlib
 import os
 from fractions import Fraction
 from types import ModuleType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ParseError, RenderError
 
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from .analysis.results import Analysis
     from .analysis.sampling import Sample
     from .model import Ruleset
+    from .simulation import Simulation
 
-__all__ = ["ParseError", "RenderError", "analyze", "load", "loads", "model", "render", "sample", "testing"]
+__all__ = ["ParseError", "RenderError", "analyze", "load", "loads", "model", "render", "sample", "simulate",
+           "testing"]
 __version__ = "0.1.0"
 #: submodules `import kubechain` exposes on first use (kubechain.render, kubechain.model…)
-_LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube")
+_LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube", "simulation")
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -63,3 +65,18 @@ def sample(ruleset: Ruleset, connections: int, seed: int, service: str | None = 
     from .analysis import analyze as _analyze
     from .analysis.sampling import sample as _sample
     return _sample(_analyze(ruleset), connections, seed, service)
+
+
+def simulate(*, replicas: str | tuple[int, int] | None = None, before: Ruleset | None = None,
+             after: Ruleset | None = None, dump: Ruleset | None = None, service: str | None = None,
+             **options: Any) -> Simulation:
+    """Why a new pod starves: replay a scale event at t = 0 through kube-proxy's exact shares of
+    new connections and a gateway that reuses each connection, beside per-request (L7) balancing.
+
+    The pods come from exactly one of `replicas="2:3"` (kube-proxy's own cascade), `before` and
+    `after` dumps with `service`, or one `dump` with `service` (no event). `options` are the fields
+    of :class:`kubechain.simulation.Parameters` (concurrency=30, rpm=6000, max_requests=10000,
+    idle_timeout_s=60, history="steady", duration_s=5400, runs=20, seed=0, l7=(...), …). Returns
+    the typed object behind the `kubechain/simulation/v1` JSON document."""
+    from .simulation import simulate as _simulate
+    return _simulate(replicas=replicas, before=before, after=after, dump=dump, service=service, **options)
