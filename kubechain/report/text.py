@@ -11,6 +11,12 @@ from ..analysis.sampling import Sample
 from .exact_text import decimal_text, short_fraction_text
 
 
+#: under a counter verdict that agrees with the rules: what the counters do not say
+CONNECTIONS_NOT_REQUESTS = ("(the counters count new connections, not requests: with connections reused, as a gateway "
+                            "does, even load per connection is not even load per request; `kubechain simulate` shows "
+                            "how long a new pod waits)")
+
+
 def render(analysis: Analysis) -> str:
     lines = [f"{analysis.path or '<input>'}: {analysis.format}, {analysis.family}, "
              f"{len(analysis.services)} service port chain{'s' * (len(analysis.services) != 1)}"]
@@ -68,6 +74,8 @@ def _counter_lines(s: Service) -> list[str]:
     if s.fit is None:
         return []
     out = [f"  counters: {fit_sentence(s, s.fit)}"]
+    if s.fit.vs_exact is not None and s.fit.vs_exact.consistent:
+        out.append(f"  {CONNECTIONS_NOT_REQUESTS}")
     if s.fit.counters == "jump-rules" and s.affinity_seconds is None:
         out.append("  (other chains jump into these endpoint chains too, as KUBE-SVC and KUBE-SVL of an "
                    "externalTrafficPolicy: Local service do, so their DNAT counters mix both paths; fitted on "

@@ -19,7 +19,7 @@ from .result import SCHEMA, Curves, L4Result, L7Result, Simulation, WhatIf
 from .run import simulate_pods
 
 __all__ = ["SCHEMA", "Curves", "L4Result", "L7Result", "Parameters", "Pod", "Pods", "Simulation", "WhatIf",
-           "duration_s", "pods_for", "replicas", "simulate", "what_if_items"]
+           "duration_s", "pods_for", "replicas", "simulate", "simulate_pods", "what_if_items"]
 
 
 def replicas(text: str | tuple[int, int]) -> tuple[int, int]:

@@ -7,6 +7,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,23 +15,33 @@ import numpy.typing as npt
 from .result import BAND_PERCENTILES, FAIR_FRACTION, Curves, Share
 
 
-def curves(runs: Sequence[npt.NDArray[np.int64]], new: Sequence[bool], fair_share: Fraction | None,
-           bucket_starts: Sequence[float]) -> Curves:
-    """`runs`: one (buckets × pods) array of requests started per run."""
-    counts = np.stack(runs).astype(np.float64)
-    totals = counts.sum(axis=2)
+def curves(runs: Sequence[npt.NDArray[Any]], new: Sequence[bool], fair_share: Fraction | None,
+           bucket_starts: Sequence[float], expected: Sequence[npt.NDArray[np.float64]] | None = None) -> Curves:
+    """`runs`: one (buckets × pods) array of requests started per run; the band is over their
+    shares. The means are over `expected` when given (each run's expected counts given its
+    connection timeline: the same mean, with the noise of the pod draws averaged out), else over
+    `runs`."""
+    new_mask = np.asarray(new, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-empty buckets: nan, reported as None
-        share = counts / totals[..., None]
-        mean = np.nanmean(share, axis=0)
-        new_share = share[..., np.asarray(new, dtype=bool)].sum(axis=2)
-        new_share[totals == 0] = np.nan
-        new_mean = np.nanmean(new_share, axis=0)
+        share = _shares(runs)
+        means = share if expected is None else _shares(expected)
+        mean = np.nanmean(means, axis=0)
+        new_mean = np.nanmean(means[..., new_mask].sum(axis=2) + np.where(np.isnan(means[..., 0]), np.nan, 0.0),
+                              axis=0)
+        new_share = share[..., new_mask].sum(axis=2) + np.where(np.isnan(share[..., 0]), np.nan, 0.0)
         band = np.nanpercentile(new_share, BAND_PERCENTILES, axis=0)
     return Curves(tuple(tuple(_share(v) for v in row) for row in mean),
                   tuple(_share(v) for v in new_mean),
                   tuple((_share(lo), _share(hi)) for lo, hi in zip(band[0], band[1], strict=True)),
                   time_to_fair_share(new_mean, fair_share, bucket_starts))
+
+
+def _shares(runs: Sequence[npt.NDArray[Any]]) -> npt.NDArray[np.float64]:
+    """(runs × buckets × pods) shares of each bucket's requests; nan where a bucket has none."""
+    counts = np.stack(runs).astype(np.float64)
+    totals = counts.sum(axis=2, keepdims=True)
+    return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), np.nan)
 
 
 def time_to_fair_share(new_mean: npt.NDArray[np.float64], fair_share: Fraction | None,

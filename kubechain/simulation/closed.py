@@ -44,11 +44,15 @@ EDGE_SLACK = 1e-7
 
 @dataclass(frozen=True, slots=True)
 class L4Run:
-    """One run of the L4 case: requests started per bucket and pod; when the last connection that
-    was open at t = 0 closed (inf: it outlives the run); new connections opened; the first request
-    a new pod got (inf: none)."""
+    """One run of the L4 case: requests started per bucket and pod (`counts`), and their expected
+    value given when the run's connections opened and closed (`expected`: each new connection's
+    requests spread over the pods by the after-shares it was drawn with, a Rao-Blackwell average
+    of that draw, which changes nothing else in the run); when the last connection open at t = 0
+    closed (inf: it outlives the run); new connections opened; the first request a new pod got
+    (inf: none)."""
 
     counts: IntArray
+    expected: FloatArray
     last_old_closed_s: float
     connections_opened: int
     first_new_request_s: float
@@ -121,33 +125,44 @@ def l4_run(pods: Pods, p: Parameters, grid: Grid, rng: np.random.Generator) -> L
     ends = np.concatenate([np.minimum(left, k_end), np.minimum(k0 + per_connection, k_end[client])])
     pod = np.concatenate([np.where(reset, 0, old_pod), new_pod])
 
-    counts = _counts(clients, starts, ends, pod, requests_before(psi, grid.edges, s), npods)
+    n_at_edges = requests_before(psi, grid.edges, s)
+    counts = _counts(clients, starts, ends, _one_hot(pod, npods), n_at_edges)
+    # the old connections' pods decided the timeline (a removed pod's are reset): keep them drawn
+    kept = np.where(reset, 0.0, 1.0)[:, None] * _one_hot(old_pod, npods)
+    weights = np.concatenate([kept, np.tile(pods.after_weights(), (len(client), 1))])
+    expected = _counts(clients, starts, ends, weights, n_at_edges)
     is_new = np.array([q.new for q in pods.pods])[new_pod]
     first = psi[client] + k0 * s
     first_new = float(first[is_new].min()) if is_new.any() else math.inf
-    return L4Run(counts, last_old, len(client), first_new)
+    return L4Run(counts.astype(np.int64), expected, last_old, len(client), first_new)
 
 
-def _counts(clients: IntArray, starts: IntArray, ends: IntArray, pod: IntArray, n_at_edges: IntArray,
-            npods: int) -> IntArray:
-    """Requests started per bucket and pod: each client's connections cover consecutive request
-    indices, so a per-pod running total over (client, k0)-sorted connections, looked up at each
-    N_c(edge), counts them without visiting single requests."""
+def _one_hot(pod: IntArray, npods: int) -> FloatArray:
+    out = np.zeros((len(pod), npods))
+    out[np.arange(len(pod)), pod] = 1.0
+    return out
+
+
+def _counts(clients: IntArray, starts: IntArray, ends: IntArray, weights: FloatArray,
+            n_at_edges: IntArray) -> FloatArray:
+    """Requests started per bucket and pod, each connection's requests going to the pods by its
+    row of `weights` (one-hot: the pod it drew). Each client's connections cover consecutive
+    request indices, so a per-pod running total over (client, k0)-sorted connections, looked up at
+    each N_c(edge), counts them without visiting single requests."""
+    npods = weights.shape[1]
     stride = int(max(ends.max(initial=0), n_at_edges.max(initial=0))) + 1
     order = np.lexsort((np.arange(len(starts)), starts, clients))  # ties: the later (replacement) one wins
-    clients, starts, ends, pod = clients[order], starts[order], ends[order], pod[order]
+    clients, starts, ends, weights = clients[order], starts[order], ends[order], weights[order]
     lengths = np.maximum(ends - starts, 0)
-    onehot = np.zeros((len(pod), npods), dtype=np.int64)
-    onehot[np.arange(len(pod)), pod] = 1
-    before = np.zeros((len(pod) + 1, npods), dtype=np.int64)
-    np.cumsum(onehot * lengths[:, None], axis=0, out=before[1:])
+    before = np.zeros((len(starts) + 1, npods))
+    np.cumsum(weights * lengths[:, None], axis=0, out=before[1:])
     c, e = n_at_edges.shape
     k = n_at_edges.reshape(-1)
     keys = np.repeat(np.arange(c), e) * stride + k
     at = np.searchsorted(clients * stride + starts, keys, side="right") - 1
     inside = np.clip(k - starts[at], 0, lengths[at])
-    total = before[at] + onehot[at] * inside[:, None]
-    return np.diff(total.reshape(c, e, npods), axis=1).sum(axis=0)
+    total = before[at] + weights[at] * inside[:, None]
+    return np.asarray(np.diff(total.reshape(c, e, npods), axis=1).sum(axis=0), dtype=np.float64)
 
 
 def l7_run(pods: Pods, p: Parameters, grid: Grid, algorithm: str, rng: np.random.Generator) -> IntArray:
@@ -204,7 +219,7 @@ def _least_request(inflight: list[int], clients: int, count: int, ready: IntArra
     first, second = picks[0].tolist(), picks[1].tolist()
     frees = [npods] * (clients - pending) + inflight
     append = frees.append
-    for freed, a, b in zip(frees, first, second):
+    for freed, a, b in zip(frees, first, second, strict=False):  # frees grows as it is read
         active[freed] -= 1
         if active[b] < active[a]:
             a = b

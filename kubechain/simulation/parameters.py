@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .gateway import KONG_IDLE_TIMEOUT_S, KONG_MAX_REQUESTS, KONG_POOL_SIZE, L7_ALGORITHMS
 
-WORKLOADS = ("closed", "open")
+WORKLOADS = ("closed",)
 HISTORIES = ("steady", "fresh")
 PROXY_MODES = ("iptables", "nftables")
 #: parameters `--what-if` may vary, with how each value is read
@@ -108,10 +108,15 @@ class Parameters:
 
     def varied(self, key: str, value: float) -> Parameters:
         """These parameters with one `--what-if` key changed."""
-        name = key.replace("-", "_")
-        if name == "idle_timeout":
+        if key == "idle-timeout":
             return replace(self, idle_timeout_s=float(value), what_if=())
-        return replace(self, **{name: int(value)}, what_if=())
+        if key == "max-requests":
+            return replace(self, max_requests=int(value), what_if=())
+        if key == "pool-size":
+            return replace(self, pool_size=int(value), what_if=())
+        if key == "workers":
+            return replace(self, workers=int(value), what_if=())
+        return replace(self, concurrency=int(value), what_if=())
 
 
 def what_if_items(text: str) -> tuple[tuple[str, float], ...]:

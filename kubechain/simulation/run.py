@@ -21,11 +21,7 @@ from .result import L4Result, L7Result, Simulation, WhatIf
 
 def simulate_pods(pods: Pods, p: Parameters) -> Simulation:
     """Run every case of the simulation for these pods and parameters."""
-    if p.workload != "closed":
-        from .open import open_l4_run, open_l7_run
-        l4_runner, l7_runner = open_l4_run, open_l7_run
-    else:
-        l4_runner, l7_runner = l4_run, l7_run
+    l4_runner, l7_runner = l4_run, l7_run
     grid = Grid.of(p)
     starts = tuple(float(t) for t in grid.edges[:-1])
     new = [q.new for q in pods.pods]
@@ -33,7 +29,7 @@ def simulate_pods(pods: Pods, p: Parameters) -> Simulation:
 
     def l4(params: Parameters) -> tuple[L4Result, list[L4Run]]:
         runs = [l4_runner(pods, params, grid, _stream(params.seed, r, 0)) for r in range(params.runs)]
-        result = L4Result(curves([x.counts for x in runs], new, fair, starts),
+        result = L4Result(curves([x.counts for x in runs], new, fair, starts, [x.expected for x in runs]),
                           mean_or_none([x.last_old_closed_s for x in runs]),
                           mean_or_none([x.first_new_request_s for x in runs]) if any(new) else None,
                           float(np.mean([x.connections_opened for x in runs])))
