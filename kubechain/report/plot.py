@@ -36,23 +36,28 @@ def plot(sim: Simulation, path: str) -> None:
     step = sim.parameters.bucket_s / 60
     top = _largest(sim)
     for n, (title, curves) in enumerate(panels):
-        _panel(axes[n // columns][n % columns], sim, curves, minutes, step, title, top, legend=n == 0)
+        _panel(axes[n // columns][n % columns], sim, curves, minutes, step, title, top)
     for n in range(len(panels), rows * columns):
         axes[n // columns][n % columns].set_visible(False)
     for row in axes:
         row[0].set_ylabel("share of requests")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     p = sim.parameters
     figure.suptitle(f"{_source(sim)}: C = {p.concurrency}, {p.rpm:,g} rpm, "
                     f"max requests {p.max_requests if p.max_requests else 'unlimited'}, {p.history} history, "
                     f"{p.runs} runs (seed {p.seed})", fontsize=11)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.07 if rows == 1 else 0.05, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
 def _panel(axis: Any, sim: Simulation, curves: Curves, minutes: list[float], step: float, title: str,
-           top: float, legend: bool) -> None:
-    x = [m + step / 2 for m in minutes]
+           top: float) -> None:
+    x = [*minutes, minutes[-1] + step] if minutes else []  # steps: each bucket's value over the bucket
+
+    def steps(values: list[float | None]) -> list[float]:
+        return _nan([*values, values[-1]] if values else [])
     new = sum(pod.new for pod in sim.pods)
     for i, pod in enumerate(sim.pods):
         if pod.new and new == 1:
@@ -60,13 +65,13 @@ def _panel(axis: Any, sim: Simulation, curves: Curves, minutes: list[float], ste
         values = [row[i] for row in curves.requests_share]
         style = "-" if pod.new else ("--" if pod.removed else "-")
         label = pod.name + (" (new)" if pod.new else " (removed)" if pod.removed else "")
-        axis.plot(x, _nan(values), style, linewidth=1.1, alpha=0.8, label=label)
+        axis.plot(x, steps(values), style, linewidth=1.1, alpha=0.8, label=label, drawstyle="steps-post")
     if sim.fair_share is not None:
         names = ", ".join(p.name for p in sim.pods if p.new)
-        axis.fill_between(x, _nan([lo for lo, _ in curves.new_pods_share_band]),
-                          _nan([hi for _, hi in curves.new_pods_share_band]), alpha=0.2, color="tab:red",
-                          linewidth=0, label=f"{names} (new): 95% of runs")
-        axis.plot(x, _nan(list(curves.new_pods_share)), color="tab:red", linewidth=2.2,
+        axis.fill_between(x, steps([lo for lo, _ in curves.new_pods_share_band]),
+                          steps([hi for _, hi in curves.new_pods_share_band]), alpha=0.2, color="tab:red",
+                          linewidth=0, step="post", label=f"{names} (new): 95% of runs")
+        axis.plot(x, steps(list(curves.new_pods_share)), color="tab:red", linewidth=2.2, drawstyle="steps-post",
                   label=f"{names} (new): mean of {sim.parameters.runs} runs")
         fair = float(sim.fair_share)
         axis.axhline(fair, color="black", linewidth=0.8, linestyle="-.", label=f"fair share {fair:.1%}")
@@ -78,8 +83,6 @@ def _panel(axis: Any, sim: Simulation, curves: Curves, minutes: list[float], ste
     axis.set_ylim(0, min(1.0, top * 1.15))
     axis.set_xlim(0, minutes[-1] + step if minutes else 1)
     axis.grid(alpha=0.3)
-    if legend:
-        axis.legend(fontsize=7, loc="lower right")
 
 
 def _largest(sim: Simulation) -> float:

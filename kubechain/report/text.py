@@ -10,7 +10,6 @@ from ..analysis.results import Analysis, Service
 from ..analysis.sampling import Sample
 from .exact_text import decimal_text, short_fraction_text
 
-
 #: under a counter verdict that agrees with the rules: what the counters do not say
 CONNECTIONS_NOT_REQUESTS = ("(the counters count new connections, not requests: with connections reused, as a gateway "
                             "does, even load per connection is not even load per request; `kubechain simulate` shows "
