@@ -286,6 +286,8 @@ class Ruleset:
     path: str | None = None
     has_counters: bool = False
     partial: bool = False  # a `-L CHAIN` / `-S CHAIN` printout: other chains exist but are not shown
+    #: `--service TEXT`: the tables hold only what the service ports TEXT selects need (kubechain.selection)
+    selection: str | None = None
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

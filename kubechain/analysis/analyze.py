@@ -3,11 +3,13 @@ every registered check on what the walks found."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 
 from ..kube import ServicePort, service_ports
 from ..memory import gc_frozen
 from ..model import Ruleset, table_family
+from ..selection import matches
 from . import checks  # noqa: F401  (registers every diagnostic code)
 from .checks import ServiceCheck, TableCheck
 from .counters import TableCounters, endpoint_address, endpoint_observed, observed_fit
@@ -16,27 +18,47 @@ from .results import Analysis, Endpoint, Service
 from .tolerance import DEFAULT_TOLERANCE
 from .walk import EndpointShare, Walk, exact_walk
 
+#: how the analysis reports progress: (phase, done, total), e.g. ("analyzing", 1200, 30000)
+ProgressCallback = Callable[[str, int, int], None]
 
-def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE) -> Analysis:
+
+def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE,
+            progress: ProgressCallback | None = None) -> Analysis:
     """Each service port's endpoints with their exact, kernel-level selection probabilities, their
-    counters and fit, and the diagnostics (gc paused: the results are acyclic)."""
+    counters and fit, and the diagnostics (gc paused: the results are acyclic). A rule set sliced
+    for `--service TEXT` (kubechain.selection) yields only the service ports TEXT selects."""
     with gc_frozen():
         diagnostics: list[Diagnostic] = run("input", ruleset)
         services: list[Service] = []
+        nat = [(table, [p for p in service_ports(table) if matches(p.name, p.chain, ruleset.selection)])
+               for table in ruleset.tables if table.name == "nat"]
+        total, done = sum(len(ports) for _, ports in nat), 0
         for table in ruleset.tables:
-            if table.name == "nat":
-                counters = TableCounters(table)
-                family = table_family(table) or ruleset.family
-                for port in service_ports(table):
-                    walk = exact_walk(table.chains, port.chain)
-                    service = _service(port, walk, family, ruleset.has_counters, counters)
-                    services.append(service)
-                    diagnostics.extend(run("service", ServiceCheck(service, walk, tolerance)))
-                diagnostics.extend(run("nat", TableCheck(table, ruleset.partial, counters.jumps), ruleset.partial))
-            elif table.name == "filter":
+            if table.name == "filter":
                 diagnostics.extend(run("filter", TableCheck(table, ruleset.partial)))
-        return Analysis(ruleset.path, ruleset.format, ruleset.family, tuple(services), ordered(diagnostics),
+        for table, ports in nat:
+            counters = TableCounters(table)
+            family = table_family(table) or ruleset.family
+            for port in ports:
+                walk = exact_walk(table.chains, port.chain)
+                service = _service(port, walk, family, ruleset.has_counters, counters)
+                services.append(service)
+                diagnostics.extend(run("service", ServiceCheck(service, walk, tolerance)))
+                done += 1
+                if progress is not None and done % 256 == 0:
+                    progress("analyzing service ports", done, total)
+            diagnostics.extend(run("nat", TableCheck(table, ruleset.partial, counters.jumps), ruleset.partial))
+        if progress is not None:
+            progress("analyzing service ports", done, total)
+        return Analysis(ruleset.path, ruleset.format, input_family(ruleset), tuple(services), ordered(diagnostics),
                         ruleset.has_counters)
+
+
+def input_family(ruleset: Ruleset) -> str:
+    """The header's family: "ipv4", "ipv6", or "ipv4+ipv6" for a dual-stack input whose nat
+    tables show both (whatever the order of the tables in the file)."""
+    families = {f for t in ruleset.tables if t.name == "nat" and (f := table_family(t))}
+    return "ipv4+ipv6" if len(families) > 1 else ruleset.family
 
 
 def _service(port: ServicePort, walk: Walk[Fraction], family: str, has_counters: bool,

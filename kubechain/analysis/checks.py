@@ -420,6 +420,6 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")
 def empty_input(ruleset: Ruleset) -> Iterator[Finding]:
-    if not any(t.chains for t in ruleset.tables):
+    if ruleset.selection is None and not any(t.chains for t in ruleset.tables):
         yield Finding(None, None, "the input holds no chains (iptables-save prints nothing on a node whose "
                                   "kube-proxy uses nftables): no services to analyze")

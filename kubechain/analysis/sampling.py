@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from ..model import Rule, StatisticNth, StatisticRandom
 from ..netfilter import nth_initial, nth_matches, statistic_matches
+from ..selection import matches
 from .fit import Fit, goodness_of_fit, wilson_interval
 from .results import Analysis, Service
 from .walk import Gate, Walk, endpoint_key, walk_chain
@@ -128,7 +129,7 @@ class Sample:
 
 def matches_filter(service: Service, text: str | None) -> bool:
     """`--service TEXT`: a substring of the service name (`ns/svc:port`) or of its chain name."""
-    return text is None or text in (service.name or "") or text in service.chain
+    return matches(service.name, service.chain, text)
 
 
 def sample(analysis: Analysis, connections: int, seed: int, service: str | None = None) -> Sample:

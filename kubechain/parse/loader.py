@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import IO
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -33,8 +34,27 @@ _EXPECTED = {
 }
 
 
-def loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
-    """Parse dump text (any supported format, auto-detected unless `input_format` is given)."""
+def loads(text: str, *, path: str | None = None, input_format: str | None = None,
+          service: str | None = None) -> Ruleset:
+    """Parse dump text (any supported format, auto-detected unless `input_format` is given);
+    `service`: only the slice the service ports it selects need (kubechain.selection)."""
+    if not isinstance(text, str):
+        raise TypeError(f"loads() takes text (str), not {type(text).__name__}; load() reads files and bytes")
+    ruleset = _loads(text, path=path, input_format=input_format)
+    return ruleset if service is None else _select(ruleset, service)
+
+
+def _select(ruleset: Ruleset, service: str) -> Ruleset:
+    from ..errors import SelectionError
+    from ..selection import candidates, closest, select
+
+    sliced = select(ruleset, service)
+    if not any(t.chains for t in sliced.tables):
+        raise SelectionError(service, ruleset.path, closest(service, candidates(ruleset)))
+    return sliced
+
+
+def _loads(text: str, *, path: str | None = None, input_format: str | None = None) -> Ruleset:
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose one of {', '.join(FORMATS)}")
     text = normalise(text)
@@ -62,20 +82,42 @@ def _parse(text: str, fmt: str) -> tuple[Table, ...]:
     return tuple(tables)
 
 
-def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *,
-         input_format: str | None = None) -> Ruleset:
-    """Parse a dump from a path, `-` (stdin) or an open file, text or binary."""
+def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None,
+         service: str | None = None, progress: Progress | None = None) -> Ruleset:
+    """Parse a dump from a path, `-` (stdin) or an open file, text or binary; `service` as for
+    :func:`loads`; `progress(phase, done, total)` is told the bytes read, then the lines parsed."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return loads(decode(sys.stdin.buffer.read(), "<stdin>"), path="<stdin>", input_format=input_format)
-        with open(path, "rb") as handle:
-            return loads(decode(handle.read(), path), path=path, input_format=input_format)
-    data = source.read()
+            data, path = read_all(sys.stdin.buffer, None, progress), "<stdin>"
+        else:
+            with open(path, "rb") as handle:
+                data = read_all(handle, os.fstat(handle.fileno()).st_size, progress)
+        return loads(decode(data, path), path=path, input_format=input_format, service=service)
+    if not hasattr(source, "read"):
+        raise TypeError(f"load() takes a path, '-' or an open file, not {type(source).__name__}")
+    raw = source.read()
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else None
-    text = decode(data, name) if isinstance(data, bytes) else data
-    return loads(text, path=name, input_format=input_format)
+    text = decode(raw, name) if isinstance(raw, bytes) else raw
+    return loads(text, path=name, input_format=input_format, service=service)
+
+
+#: (phase, done, total), as kubechain.load reports progress
+Progress = Callable[[str, int, int], None]
+CHUNK = 4 << 20
+
+
+def read_all(handle: IO[bytes], size: int | None, progress: Progress | None) -> bytes:
+    """The whole stream; in 4 MiB chunks with `progress("reading", bytes, size)` when asked."""
+    if progress is None or not size:
+        return handle.read()
+    chunks, done = [], 0
+    while chunk := handle.read(CHUNK):
+        chunks.append(chunk)
+        done += len(chunk)
+        progress("reading", done, size)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, path: str | None) -> str:

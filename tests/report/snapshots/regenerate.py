@@ -16,7 +16,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).resolve().parent
 COMMANDS = {
-    "analyze.txt": ["analyze"],
+    "analyze.txt": ["analyze", "-o", "wide"],
     "analyze.json": ["analyze", "--format", "json"],
     "sample.json": ["sample", "--draws", "2000", "--seed", "7", "--format", "json"],
 }
