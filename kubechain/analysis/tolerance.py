@@ -11,7 +11,8 @@ _TOLERANCE = re.compile(r"\d+(\.\d*)?([eE][-+]?\d{1,2})?|\.\d+([eE][-+]?\d{1,2})
 
 def tolerance_from_text(text: str) -> Fraction:
     """`0.001`, `1e-3`, `1/1000` or `0.1%` → Fraction(1, 1000); ValueError when it is none of these,
-    a bare number of 1 or more (`5` would silently mean 500%: write `5%`), or outside 1e-30..1e30 (`1e-999999999` would otherwise build a billion-digit number).
+    a bare number of 1 or more (`5` would silently mean 500%: write `5%`), or outside 1e-30..1e30
+    (`1e-999999999` would otherwise build a billion-digit number).
     Exact, so a tolerance of 0.1% means 1/1000, not the float nearest to it."""
     cleaned = text.strip()
     number = cleaned.removesuffix("%")

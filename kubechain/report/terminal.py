@@ -10,6 +10,7 @@ it only to a terminal); without it the text is plain and stable for grep and dif
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ class Column:
     header: str
     justify: str = "left"
     kind: str = "fixed"  # fixed, split, fold
-    optional: bool = False
+    drop: int = 0  # when the table does not fit, columns with drop > 0 are left out, 1 first
 
 
 def render(analysis: Analysis, width: int = 80, color: bool = False, summary: bool = True) -> str:
@@ -103,7 +104,12 @@ def _console(width: int, color: bool) -> Console:
 def _text(console: Console) -> str:
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(out, str)
-    return "\n".join(line.rstrip() for line in out.split("\n"))
+    return _TRAILING.sub(lambda m: "".join(_ANSI.findall(m.group())), out)
+
+
+#: the end of a line: spaces and colour codes mixed (the spaces go, the codes stay)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TRAILING = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.M)
 
 
 def _title(analysis: Analysis) -> str:
@@ -144,14 +150,19 @@ def _service(console: Console, s: Service, has_counters: bool) -> None:
     if not s.endpoints:
         console.print("  no endpoints")
     else:
-        columns = [Column("#", "right"), Column("endpoint", kind="fold"), Column("share"), Column("exact share"),
-                   Column("vs 1/n"), Column("observed", kind="split"), Column("chain", kind="fold", optional=True)]
+        # the chain column goes first when space runs out; then the exact shares move below the table
+        columns = [Column("#", "right"), Column("endpoint", kind="fold"), Column("share"),
+                   Column("exact share", drop=2), Column("vs 1/n"), Column("observed", kind="split"),
+                   Column("chain", kind="fold", drop=1)]
         n = len(s.endpoints)
         total = sum(e.observed or 0 for e in s.endpoints)
         rows = [(str(i), e.address or "(no DNAT)", decimal_percent(e.share), short_fraction_text(e.share),
                  relative_deviation(e.share, n), observed_cell(e, has_counters, total), e.chain)
                 for i, e in enumerate(s.endpoints, 1)]
+        keep, _ = fit_columns(columns, rows, console.width)
         console.print(fitted_table(columns, rows, console.width))
+        if 3 not in keep:
+            console.print(_exact_block([r[3] for r in rows], console.width))
     if s.unassigned:
         console.print(_sentence("unassigned (no endpoint reached): ",
                                 f"{short_fraction_text(s.unassigned)} = {decimal_percent(s.unassigned)}"))
@@ -161,6 +172,16 @@ def _service(console: Console, s: Service, has_counters: bool) -> None:
         console.print(_sentence("counters: ", sentence, style))
         for note in counter_notes(s):
             console.print(_sentence("", note))
+
+
+def _exact_block(fractions: list[str], width: int) -> Text:
+    """`exact share: 1 = n/d` per endpoint, one a line, when the table has no room for them."""
+    text = Text("exact share:", style="bold")
+    pad = len(str(len(fractions)))
+    for i, fraction in enumerate(fractions, 1):
+        text.append(f"{'' if i == 1 else chr(10) + ' ' * 12} {i:>{pad}} = {fraction}")
+    del width
+    return text
 
 
 def _sentence(label: str, body: str, style: str | None = None) -> Padding:
@@ -179,28 +200,8 @@ def diagnostics_table(diagnostics: Sequence[Diagnostic], width: int) -> Table:
 
 def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int, header: bool = True,
                  styles: Sequence[str | None] | None = None) -> Table:
-    """A rich Table whose column widths are chosen here, not by rich's proportional shrinking
-    (which folds addresses and numbers mid-way): optional columns go first, then `split`
-    columns narrow to their longest word, then `fold` columns narrow to 8."""
-    natural = [max([len(c.header) if header else 0, *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
-    keep = list(range(len(columns)))
-
-    def total(widths: dict[int, int]) -> int:
-        return sum(widths[i] for i in keep) + GAP * (len(keep) - 1)
-
-    widths = dict(enumerate(natural))
-    for i in [i for i, c in enumerate(columns) if c.optional]:
-        if total(widths) > width:
-            keep.remove(i)
-    for kind, floor in (("split", None), ("fold", 8)):
-        for i in keep:
-            excess = total(widths) - width
-            if excess <= 0 or columns[i].kind != kind:
-                continue
-            least = floor if floor is not None else max(
-                [len(w) for r in rows for w in r[i].split()] + [len(columns[i].header) if header else 1])
-            widths[i] = max(least, widths[i] - excess)
-    # a terminal too narrow even for this overflows to the right rather than break a number
+    """A rich Table of the columns :func:`fit_columns` keeps, at the widths it chose."""
+    keep, widths = fit_columns(columns, rows, width, header)
     table = Table(box=None, pad_edge=False, padding=(0, GAP // 2), show_edge=False, show_header=header,
                   header_style="bold", expand=False)
     for i in keep:
@@ -210,3 +211,33 @@ def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width
     for r, row in enumerate(rows):
         table.add_row(*(row[i] for i in keep), style=styles[r] if styles else None)
     return table
+
+
+def fit_columns(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int,
+                header: bool = True) -> tuple[list[int], dict[int, int]]:
+    """Which columns to show and how wide, chosen here rather than by rich's proportional
+    shrinking (which folds addresses and numbers mid-way): `split` columns narrow to their
+    longest word; then columns with `drop` are left out (1 first); then `fold` columns narrow
+    to 8. A terminal too narrow even for that overflows rather than break a number."""
+    natural = {i: max([len(c.header) if header else 0, *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)}
+    keep = list(range(len(columns)))
+
+    def shrunk(kinds: tuple[str, ...]) -> dict[int, int]:
+        widths = dict(natural)
+        for kind in kinds:
+            for i in keep:
+                excess = sum(widths[j] for j in keep) + GAP * (len(keep) - 1) - width
+                if excess <= 0 or columns[i].kind != kind:
+                    continue
+                least = 8 if kind == "fold" else max(
+                    [len(w) for r in rows for w in r[i].split()] + [len(columns[i].header) if header else 1])
+                widths[i] = max(min(least, natural[i]), widths[i] - excess)
+        return widths
+
+    widths = shrunk(("split",))
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: columns[i].drop):
+        if sum(widths[j] for j in keep) + GAP * (len(keep) - 1) <= width:
+            break
+        keep.remove(i)
+        widths = shrunk(("split",))
+    return keep, shrunk(("split", "fold"))
