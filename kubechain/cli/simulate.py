@@ -23,8 +23,9 @@ from .common import UNUSABLE, epilog, error, load_or_exit
 @click.option("--concurrency", type=click.IntRange(min=1), default=30, show_default=True, metavar="C")
 @click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=6000.0, show_default=True, metavar="R",
               help="Requests per minute (may be fractional).")
-@click.option("--workload", type=click.Choice(["closed"]), default="closed", show_default=True,
-              help="closed: C clients back to back, each request taking 60·C/R s.")
+@click.option("--workload", type=click.Choice(["closed", "open"]), default="closed", show_default=True,
+              help="closed: C clients back to back, each request 60·C/R s; open: Poisson arrivals at R/min, "
+                   "exponential service times of that mean (simulated per request: slower).")
 @click.option("--max-requests", type=click.IntRange(min=0), default=10_000, show_default=True, metavar="M",
               help="Requests per upstream connection before the gateway closes it; 0 = unlimited.")
 @click.option("--idle-timeout", default="60s", show_default=True, metavar="DURATION")

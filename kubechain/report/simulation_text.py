@@ -140,6 +140,16 @@ def _explanation(sim: Simulation) -> list[str]:
                        "loop, so no new connection is made and kube-proxy never picks a pod again")
         out.append("  (closed loop: no connection is ever idle, so the idle timeout, pool size and workers do not "
                    "act)")
+    else:
+        out.append(f"  why: under open load the gateway keeps about as many connections as the recent peak "
+                   f"concurrency (per worker), opens one only when every cached one is busy, and closes one after "
+                   f"{p.max_requests:,} requests" if p.max_requests else
+                   "  why: under open load the gateway keeps about as many connections as the recent peak "
+                   "concurrency (per worker) and opens one only when every cached one is busy; with unlimited "
+                   "requests per connection")
+        out[-1] += (f", after {p.idle_timeout_s:g} s idle, or when it returns to a full pool of {p.pool_size}; "
+                    f"the closed loop's L = M·C/R = {_minutes(life)} is a lower bound" if life is not None else
+                    f", only idle timeouts ({p.idle_timeout_s:g} s) and peaks make new connections")
     first = sim.l4.first_new_pod_request_s
     if any(q.new for q in sim.pods):
         out.append(f"  first request on a new pod: {'never' if first is None else 'after ' + _minutes(first)}"

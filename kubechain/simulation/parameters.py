@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .gateway import KONG_IDLE_TIMEOUT_S, KONG_MAX_REQUESTS, KONG_POOL_SIZE, L7_ALGORITHMS
 
-WORKLOADS = ("closed",)
+WORKLOADS = ("closed", "open")
 HISTORIES = ("steady", "fresh")
 PROXY_MODES = ("iptables", "nftables")
 #: parameters `--what-if` may vary, with how each value is read

@@ -21,7 +21,11 @@ from .result import L4Result, L7Result, Simulation, WhatIf
 
 def simulate_pods(pods: Pods, p: Parameters) -> Simulation:
     """Run every case of the simulation for these pods and parameters."""
-    l4_runner, l7_runner = l4_run, l7_run
+    if p.workload == "open":
+        from .open import open_l4_run, open_l7_run
+        l4_runner, l7_runner = open_l4_run, open_l7_run
+    else:
+        l4_runner, l7_runner = l4_run, l7_run
     grid = Grid.of(p)
     starts = tuple(float(t) for t in grid.edges[:-1])
     new = [q.new for q in pods.pods]
