@@ -51,9 +51,10 @@ def summary(sim: Simulation) -> str:
     else:
         parts.append("no scale event: each pod keeps its share of new connections")
     last = sim.l4.last_old_connection_closed_s
-    parts.append("the last connection opened before the scale-up closes "
-                 + (f"at {_minutes(last)}" if last is not None else
-                    f"after the run ({_minutes(sim.parameters.duration_s)}) in at least one run"))
+    if new or removed:
+        parts.append("the last connection opened before the scale-up closes "
+                     + (f"at {_minutes(last)}" if last is not None else
+                        f"after the run ({_minutes(sim.parameters.duration_s)}) in at least one run"))
     if sim.l7 and new:
         times = [r.curves.time_to_fair_share_s for r in sim.l7]
         if all(t == 0 for t in times):
