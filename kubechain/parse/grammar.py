@@ -10,12 +10,13 @@ from lark import Lark, Token, Transformer
 
 
 def grammar_text(name: str) -> str:
-    """The grammar from the installed package, or from the source tree when the package is
-    imported straight from a checkout (where grammars/ sits beside kubechain/)."""
-    try:
-        return files("kubechain.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
-    except ModuleNotFoundError:
-        return (Path(__file__).resolve().parents[2] / "grammars" / f"{name}.lark").read_text(encoding="utf-8")
+    """The grammar beside the imported package when it is a checkout (grammars/ next to
+    kubechain/: an editable install of another worktree must not shadow this one's grammars),
+    else from the installed package."""
+    beside = Path(__file__).resolve().parents[2] / "grammars" / f"{name}.lark"
+    if beside.is_file():
+        return beside.read_text(encoding="utf-8")
+    return files("kubechain.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
 
 
 @cache

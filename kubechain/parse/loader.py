@@ -15,9 +15,10 @@ from ..model import Chain, Ruleset, Table
 from .detect import detect_family, detect_format, group_tables, has_counters, is_partial
 from .grammar import lalr_parser
 from .listing import ListBuilder
+from .nft import NftBuilder
 from .save import SaveBuilder
 
-FORMATS = ("iptables-list", "iptables-save")
+FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
 
 _EXPECTED = {
     "CHAIN_HEADER": "a chain header 'Chain NAME (…)'",
@@ -29,6 +30,12 @@ _EXPECTED = {
     "POLICY": "'-P CHAIN POLICY'",
     "NEW_CHAIN": "'-N CHAIN'",
     "NOTE": "a '#' comment",
+    "TABLE_OPEN": "a table header 'table FAMILY NAME {'",
+    "TABLE_ATTR": "a table's comment or flags",
+    "OBJECT_OPEN": "an object header such as 'chain NAME {' or 'set NAME {'",
+    "BODY": "a line of the object's body (indented twice)",
+    "OBJECT_CLOSE": "'}' closing the object",
+    "TABLE_CLOSE": "'}' closing the table",
     "_BLANK": "an empty line",
     "$END": "the end of the input",
 }
@@ -63,6 +70,16 @@ def _loads(text: str, *, path: str | None = None, input_format: str | None = Non
     fmt = input_format or detect_format(text, path)
     if not text.strip():
         return Ruleset((), fmt, "ipv4", path)
+    if fmt == "nft-json":
+        from .nft_json import read_json
+
+        with gc_frozen():
+            try:
+                tables = read_json(text)
+            except ParseError as err:
+                raise err.at(path) from None
+        return Ruleset(tables, fmt, detect_family(tables, text), path, has_counters(tables),
+                       partial=is_partial(tables, fmt, text))
     with gc_frozen():
         try:
             tables = _parse(text, fmt)
@@ -78,6 +95,8 @@ def _parse(text: str, fmt: str) -> tuple[Table, ...]:
     if fmt == "iptables-list":
         chains: list[Chain] = lalr_parser(fmt, ListBuilder).parse(text)  # type: ignore[assignment]
         return group_tables(chains)
+    if fmt == "nft":
+        return tuple(lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
     tables: list[Table] = lalr_parser(fmt, SaveBuilder).parse(text)  # type: ignore[assignment]
     return tuple(tables)
 
@@ -132,7 +151,7 @@ def decode(data: bytes, path: str | None) -> str:
         shown = data[line_start: line_end if line_end >= 0 else len(data)].decode("utf-8", "replace")
         raise ParseError(f"byte 0x{data[err.start]:02x} is not UTF-8 text", path=path, line=line,
                          column=err.start - line_start + 1, text=shown,
-                         expected="the text output of iptables") from None
+                         expected="the text output of iptables or nft") from None
 
 
 def _refuse_nul(text: str, path: str | None) -> None:
@@ -170,6 +189,7 @@ def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> 
     else:
         expected_names = set(getattr(err, "expected", ()) or ())
     expected = " or ".join(sorted({_EXPECTED.get(n, n) for n in expected_names})) or "valid input"
-    what = "iptables -L listing" if fmt == "iptables-list" else "iptables-save / iptables -S dump"
+    what = {"iptables-list": "iptables -L listing", "nft": "nft list ruleset output"}.get(
+        fmt, "iptables-save / iptables -S dump")
     return ParseError(f"this line cannot continue the {what}", path=path, line=line, column=column,
                       text=shown, expected=expected)
