@@ -16,27 +16,17 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from .kube import NFT_ENDPOINT_PREFIX as ENDPOINT_PREFIX
+from .kube import NFT_FIREWALL_IPS as FIREWALL_IPS
+from .kube import NFT_NO_ENDPOINT_NODEPORTS as NO_ENDPOINT_NODEPORTS
+from .kube import NFT_NO_ENDPOINT_SERVICES as NO_ENDPOINT_SERVICES
+from .kube import NFT_REJECT_CHAIN as REJECT_CHAIN
+from .kube import NFT_SERVICE_CHAIN_KINDS as SERVICE_CHAIN_KINDS
+from .kube import NFT_SERVICE_IPS as SERVICE_IPS
+from .kube import NFT_SERVICE_NODEPORTS as SERVICE_NODEPORTS
+from .kube import NFT_TABLE as TABLE
 from .kube import Frontend, ServicePort
-from .model import Address, Chain, Jump, NftSet, Reject, Rule, SetElement, Table, Verdict
-
-#: kube-proxy's one table (in family ip or ip6)
-TABLE = "kube-proxy"
-#: the chains of one service port, and the kind each stands for
-SERVICE_CHAIN_KINDS = {"service-": "cluster", "local-": "local", "external-": "external"}
-SERVICE_CHAIN_PREFIXES = tuple(SERVICE_CHAIN_KINDS)
-FIREWALL_PREFIX = "firewall-"
-ENDPOINT_PREFIX = "endpoint-"
-AFFINITY_PREFIX = "affinity-"
-#: chains kube-proxy creates per service port or endpoint; one that nothing reaches is stale
-PER_SERVICE_PREFIXES = (*SERVICE_CHAIN_PREFIXES, FIREWALL_PREFIX, ENDPOINT_PREFIX)
-
-SERVICE_IPS = "service-ips"
-SERVICE_NODEPORTS = "service-nodeports"
-FIREWALL_IPS = "firewall-ips"
-NO_ENDPOINT_SERVICES = "no-endpoint-services"
-NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
-REJECT_CHAIN = "reject-chain"
-MARK_MASQ_CHAIN = "mark-for-masquerade"
+from .model import Address, Jump, Reject, SetElement, Table, Verdict
 
 # `PREFIX` `HASH8-` `ns/svc/proto/port` [`__IP/port`]; the port name is empty for an unnamed port
 _CHAIN_NAME = re.compile(r"^(?P<prefix>[a-z]+-)(?P<hash>[A-Z2-7]{8})-(?P<ns>[^/]+)/(?P<svc>[^/]+)/(?P<proto>[a-z]+)/"
@@ -213,16 +203,3 @@ def affinity_clients(table: Table, sets: list[str]) -> int | None:
     """How many clients the named affinity sets remember; None when none of them is printed."""
     printed = [table.sets[name] for name in sets if name in table.sets]
     return sum(len(named.elements) for named in printed) if printed else None
-
-
-def is_affinity_set(named: NftSet) -> bool:
-    return named.name.startswith(AFFINITY_PREFIX)
-
-
-def masquerade_only(rule: Rule) -> bool:
-    """kube-proxy's `jump mark-for-masquerade` rules, which return."""
-    return type(rule.target) is Jump and rule.target.chain == MARK_MASQ_CHAIN
-
-
-def service_chains(table: Table) -> list[Chain]:
-    return [c for c in table.chains.values() if service_chain_kind(c.name)]

@@ -7,7 +7,10 @@ case-sensitive substring). What it needs, its *slice*, is:
   jumps and gotos (its KUBE-SEP chains, KUBE-MARK-MASQ…), whole;
 - the rules, in any other chain, that jump into those chains (KUBE-SERVICES' and
   KUBE-NODEPORTS' frontends among them), alone in their chains;
-- in a filter table, kube-proxy's `… has no endpoints` rules for a name containing TEXT.
+- in a filter table, kube-proxy's `… has no endpoints` rules for a name containing TEXT;
+- in kube-proxy's nftables table: the chains of its service port and every chain they reach
+  (verdict maps included), the map elements that send traffic into them, the no-endpoint map
+  elements whose comment contains TEXT, and the other sets whole.
 
 Analysing a slice gives the selected service ports exactly what analysing the whole rule set
 gives them (the walk and every per-service check read only those chains), and the diagnostics
@@ -22,8 +25,17 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .kube import NO_ENDPOINTS_COMMENT, chain_hash, comment_of, service_ports
-from .model import Chain, Jump, Rule, Ruleset, Table
+from .kube import (
+    NFT_NO_ENDPOINT_NODEPORTS,
+    NFT_NO_ENDPOINT_SERVICES,
+    NO_ENDPOINTS_COMMENT,
+    chain_hash,
+    comment_of,
+    service_ports,
+)
+from .kube_nft import chain_name, is_kube_proxy_table
+from .kube_nft import service_ports as nft_service_ports
+from .model import Chain, Jump, NftSet, Rule, Ruleset, Table, verdicts_of
 
 
 def matches(name: str | None, chain: str, text: str | None) -> bool:
@@ -45,10 +57,31 @@ def select(ruleset: Ruleset, text: str) -> Ruleset:
             kept = nat_slice(table, roots)
         elif table.name == "filter":
             kept = {name: chain for name, chain in _no_endpoint_rules(table, text)}
+        elif is_kube_proxy_table(table):
+            tables.append(_nft_slice(table, text))
+            continue
         else:
             continue
         tables.append(Table(table.name, kept, table.line))
     return replace(ruleset, tables=tuple(tables), selection=text)
+
+
+def _nft_slice(table: Table, text: str) -> Table:
+    """kube-proxy's nftables table cut to the service ports `text` selects (module docstring)."""
+    bases = {parsed.base for p in nft_service_ports(table) if matches(p.name, p.chain, text)
+             and (parsed := chain_name(p.chain)) is not None}
+    roots = [name for name in table.chains if (parsed := chain_name(name)) is not None and parsed.base in bases]
+    whole = set(reachable(table.chains, roots))
+    chains = {name: chain for name, chain in table.chains.items() if name in whole}
+    sets: dict[str, NftSet] = {}
+    for name, named in table.sets.items():
+        if name in (NFT_NO_ENDPOINT_SERVICES, NFT_NO_ENDPOINT_NODEPORTS):
+            named = replace(named, elements=tuple(e for e in named.elements if text in (e.comment or "\0")))
+        elif any(type(e.value) is Jump for e in named.elements):
+            named = replace(named, elements=tuple(e for e in named.elements
+                                                  if type(e.value) is not Jump or e.value.chain in whole))
+        sets[name] = named
+    return replace(table, chains=chains, sets=sets)
 
 
 def nat_slice(table: Table, roots: Iterable[str]) -> dict[str, Chain]:
@@ -80,7 +113,7 @@ def reachable(chains: dict[str, Chain], roots: Iterable[str]) -> list[str]:
         if name in seen:
             continue
         seen[name] = None
-        targets = [r.target.chain for r in chains[name].rules if type(r.target) is Jump]
+        targets = [t.chain for r in chains[name].rules for t in verdicts_of(r.target) if type(t) is Jump]
         stack.extend(t for t in reversed(targets) if t in chains and t not in seen)
     return list(seen)
 
@@ -116,8 +149,8 @@ def candidates(ruleset: Ruleset) -> list[str]:
     """Everything `--service` could have matched: service port names and chain names."""
     found: list[str] = []
     for table in ruleset.tables:
-        if table.name == "nat":
-            for p in service_ports(table):
+        if table.name == "nat" or is_kube_proxy_table(table):
+            for p in nft_service_ports(table) if is_kube_proxy_table(table) else service_ports(table):
                 found.extend(x for x in (p.name, p.chain) if x)
         elif table.name == "filter":
             found.extend(n for c in table.chains.values() for r in c.rules if (n := no_endpoints_name(r)))

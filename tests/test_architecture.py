@@ -23,7 +23,7 @@ ALLOWED = {
     "cli": {"base", "parse", "render", "analysis", "simulation", "report", "cli", "api"},
     "api": {"base", "parse", "render", "analysis", "simulation", "report", "testing", "cli", "api"},
 }
-BASE = {"model", "netfilter", "kube", "errors", "memory", "selection"}
+BASE = {"model", "netfilter", "kube", "kube_nft", "errors", "memory", "selection"}
 
 
 def layer(module: str) -> str:

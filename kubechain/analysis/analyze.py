@@ -7,8 +7,10 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from ..kube import ServicePort, service_ports
+from ..kube_nft import affinity_clients, is_kube_proxy_table
+from ..kube_nft import service_ports as nft_service_ports
 from ..memory import gc_frozen
-from ..model import Ruleset, table_family
+from ..model import Ruleset, SetLookup, Table, table_family
 from ..selection import matches
 from . import checks  # noqa: F401  (registers every diagnostic code)
 from .checks import ServiceCheck, TableCheck
@@ -30,11 +32,11 @@ def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE,
     with gc_frozen():
         diagnostics: list[Diagnostic] = run("input", ruleset)
         services: list[Service] = []
-        nat = [(table, [p for p in service_ports(table) if matches(p.name, p.chain, ruleset.selection)])
-               for table in ruleset.tables if table.name == "nat"]
+        nat = [(table, [p for p in _service_ports(table) if matches(p.name, p.chain, ruleset.selection)])
+               for table in ruleset.tables if _nat(table)]
         total, done = sum(len(ports) for _, ports in nat), 0
         for table in ruleset.tables:
-            if table.name == "filter":
+            if table.name == "filter" or is_kube_proxy_table(table):  # nftables mode: one table for both
                 diagnostics.extend(run("filter", TableCheck(table, ruleset.partial)))
         for table, ports in nat:
             counters = TableCounters(table)
@@ -54,10 +56,20 @@ def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE,
                         ruleset.has_counters)
 
 
+def _nat(table: Table) -> bool:
+    """A table whose chains select endpoints: iptables' nat (also as nft prints iptables-nft's), or
+    kube-proxy's own nftables table."""
+    return table.name == "nat" or is_kube_proxy_table(table)
+
+
+def _service_ports(table: Table) -> list[ServicePort]:
+    return nft_service_ports(table) if is_kube_proxy_table(table) else service_ports(table)
+
+
 def input_family(ruleset: Ruleset) -> str:
     """The header's family: "ipv4", "ipv6", or "ipv4+ipv6" for a dual-stack input whose nat
     tables show both (whatever the order of the tables in the file)."""
-    families = {f for t in ruleset.tables if t.name == "nat" and (f := table_family(t))}
+    families = {f for t in ruleset.tables if _nat(t) and (f := table_family(t))}
     return "ipv4+ipv6" if len(families) > 1 else ruleset.family
 
 
@@ -73,7 +85,14 @@ def _service(port: ServicePort, walk: Walk[Fraction], family: str, has_counters:
         # all zero and nothing can fall through: no fit (and no cost on a big node's idle services)
         if observed_total or unassigned:
             fit = observed_fit(walk, [e.share for e in endpoints], observed, counters)
-    return Service(port, family, walk.affinity_seconds, endpoints, unassigned, observed_total, fit)
+    return Service(port, family, walk.affinity_seconds, endpoints, unassigned, observed_total, fit,
+                   _remembered_clients(port.table, walk))
+
+
+def _remembered_clients(table: Table, walk: Walk[Fraction]) -> int | None:
+    """nftables mode: the clients in the affinity sets the service's chain looks up."""
+    sets = [m.set for m in walk.affinity.get(walk.start, ()) if type(m) is SetLookup]
+    return affinity_clients(table, sets) if sets else None
 
 
 def _line(share: EndpointShare[Fraction]) -> int | None:

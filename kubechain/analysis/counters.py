@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..kube import FRONTEND_CHAINS, HASHED_PREFIXES, affinity_check, chain_hash, commented_address
-from ..model import Jump, Rule, Table, jumps_into
+from ..kube_nft import endpoint_address as named_endpoint
+from ..model import DnatMap, Jump, Rule, Table, VerdictMap, jumps_into
 from .fit import Fit, goodness_of_fit
 from .walk import EndpointShare, Walk
 
 ROUNDED = ("counters printed with a K/M/G suffix are rounded by up to half a unit, more than the sampling "
            "noise this test measures: list with -x (or use iptables-save -c) for a fit")
+UNCOUNTED = ("not every endpoint has a counter of its own (an nft rule without a `counter` statement, or one "
+             "numgen rule choosing all endpoints, whose counter is their sum): no fit")
+#: the rules that choose among all endpoints at once: their counters are not per endpoint
+_BRANCHES = (VerdictMap, DnatMap)
 
 
 @dataclass(slots=True)
@@ -66,9 +71,11 @@ class TableCounters:
 
 
 def endpoint_address(share: EndpointShare[Fraction]) -> str | None:
-    """From the DNAT; for an endpoint chain missing from the printout, from a jump's `->` comment."""
+    """From the DNAT; for an endpoint chain missing from the printout, from a jump's `->` comment
+    or, in nftables mode, from the chain's name (`endpoint-…__10.180.0.4/80`)."""
     if share.destination is None and share.missing:
-        return next((a for r in share.jump_rules if (a := commented_address(r))), None)
+        commented = next((a for r in share.jump_rules if (a := commented_address(r))), None)
+        return commented or named_endpoint(share.chain)
     return share.destination
 
 
@@ -79,6 +86,8 @@ def endpoint_observed(share: EndpointShare[Fraction], has_counters: bool) -> tup
         return None, False
     counted = share.dnat_rules if share.dnat_rules else (share.jump_rules if share.missing else [])
     readings = [r.counters for r in counted if r.counters is not None]
+    if counted and (not readings or any(type(r.target) in _BRANCHES for r in counted)):
+        return None, False  # nft: a rule without a counter, or a DNAT map whose counter is every endpoint's
     return sum(c.packets for c in readings), all(c.packets_exact for c in readings)
 
 
@@ -88,7 +97,11 @@ def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tu
     counted and nothing can fall through; a `test: "none"` fit when counters are rounded."""
     shared = any(table.jumps[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
     entered = table.entered(walk.start)
+    if any(n is None for n, _ in observed):
+        return _uncounted(observed)
     if walk.affinity_seconds is not None or shared:
+        if any(type(r.target) in _BRANCHES for s in walk.endpoints.values() for r in s.jump_rules):
+            return _uncounted(observed)
         source = "jump-rules"
         readings = [[r.counters for r in s.jump_rules if r.counters is not None and affinity_check(r) is None]
                     for s in walk.endpoints.values()]
@@ -101,6 +114,11 @@ def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tu
         counts = [n or 0 for n, _ in observed]
         exact = all(ok or not n for n, ok in observed)
     return fit_counts(counts, exact, shares, walk.unassigned or Fraction(0), entered, source)
+
+
+def _uncounted(observed: list[tuple[int | None, bool]]) -> Fit:
+    counts = tuple(n or 0 for n, _ in observed)
+    return Fit("none", None, None, sum(counts), None, "dnat", UNCOUNTED, counts)
 
 
 def fit_counts(counts: list[int], exact: bool, shares: list[Fraction], unassigned_probability: Fraction,

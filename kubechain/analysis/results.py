@@ -31,7 +31,8 @@ class Endpoint:
     - `address`: `10.1.2.3:8080` or `[fd00::5]:8080`, from the DNAT, else from a `->` comment; None
       when neither is in the dump;
     - `share`: the exact probability that a new connection is sent here (a Fraction);
-    - `observed`: the DNAT rule's packet counter, i.e. new connections seen; None without counters;
+    - `observed`: the DNAT rule's packet counter, i.e. new connections seen; None without counters
+      (also when its DNAT rule has none, or is one numgen DNAT map for all endpoints);
     - `observed_exact`: False when that counter was printed with a K/M/G/T suffix (or is None);
     - `line`: the input line of its DNAT rule, else of the first rule jumping here.
     """
@@ -58,7 +59,8 @@ class Service:
     probability of leaving the chain without reaching an endpoint; `affinity_seconds` the ClientIP
     affinity timeout (None without affinity); `observed_total` the sum of the endpoints' counters
     (None without counters); `fit` the counters tested against the exact shares (None without
-    counters, or when all are 0)."""
+    counters, or when all are 0); `affinity_clients` how many clients the affinity sets remember
+    (nftables mode, where the printout lists them; else None)."""
 
     kube: ServicePort
     family: str
@@ -67,6 +69,7 @@ class Service:
     unassigned: Fraction
     observed_total: int | None = None
     fit: Fit | None = None
+    affinity_clients: int | None = None
 
     @property
     def name(self) -> str | None:

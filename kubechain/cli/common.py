@@ -71,10 +71,14 @@ def output_options(choices: Sequence[str] = OUTPUTS) -> Callable[[F], F]:
     return decorate
 
 
+#: kubechain.parse.FORMATS, written out so that --help imports no parser (a test holds them equal)
+INPUT_FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
+
+
 def input_format_option(f: F) -> F:
-    from_parse = ("iptables-list", "iptables-save")  # kubechain.parse.FORMATS, without importing the parsers
-    return click.option("--input-format", type=click.Choice(from_parse), default=None,
-                        help="Skip auto-detection (iptables-save also covers iptables -S).")(f)
+    return click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
+                        help="Skip auto-detection (iptables-save also covers iptables -S; nft covers nft list "
+                             "ruleset, table and chain; nft-json is nft -j list ruleset).")(f)
 
 
 # --- where output goes ----------------------------------------------------------------------------

@@ -10,11 +10,12 @@ does not know it keeps verbatim (UnknownMatch), reported by the analysis.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lark import Token, Transformer
 
 from ..errors import BadValue, ParseError
-from ..model import Chain, Counters, Hook, NftSet, Rule, SetElement, Table, Target
+from ..model import Chain, Hook, NftSet, Rule, SetElement, Table, Target
 from ..netfilter import nft_priority_value, nft_time_ms
 from .nft_statements import RuleReader, element_value, normal_key, tokens
 
@@ -29,7 +30,7 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"$')
 class NftBuilder(Transformer[Token, object]):
     """Builds Tables while Lark parses (stateless: one instance serves every input)."""
 
-    def object(self, children: list[Token]) -> tuple[Token, Token | None]:
+    def block(self, children: list[Token]) -> tuple[Token, Token | None]:
         return children[0], (children[1] if len(children) > 2 else None)
 
     def table(self, children: list[object]) -> Table:
@@ -40,14 +41,14 @@ class NftBuilder(Transformer[Token, object]):
         if m is None:
             raise _error(header.line or 0, 1, text, "a table header 'table FAMILY NAME {'")
         comment = None
-        objects = []
+        objects: list[tuple[Token, Token | None]] = []
         for child in children[1:-1]:
             if isinstance(child, Token):  # a table attribute
                 attribute = child.strip()
                 if attribute.startswith("comment "):
                     comment = _string(attribute[len("comment "):], child.line or 0, attribute)
             else:
-                objects.append(child)
+                objects.append(child)  # type: ignore[arg-type]
         return _TableReader(m["family"], m["name"], header.line or 0).read(objects, comment, handle)
 
     def start(self, children: list[object]) -> list[Table]:
@@ -78,7 +79,7 @@ class _TableReader:
 
     def _chain(self, name: str, lines: list[tuple[int, str]], line: int, handle: int | None) -> Chain:
         hook = policy = comment = None
-        rules = []
+        rules: list[Rule] = []
         reader = RuleReader(self.family, self.sets)
         for number, raw in lines:
             text = raw[2:] if raw.startswith("  ") else raw.lstrip()
@@ -114,11 +115,7 @@ class _TableReader:
 
 
 def _read_set(kind: str, name: str, lines: list[tuple[int, str]], line: int, handle: int | None) -> NftSet:
-    key_types: tuple[str, ...] = ()
-    data_type = typeof = comment = None
-    flags: tuple[str, ...] = ()
-    timeout = size = None
-    elements: tuple[SetElement, ...] = ()
+    found: dict[str, object] = {}
     i = 0
     while i < len(lines):
         number, raw = lines[i]
@@ -127,37 +124,46 @@ def _read_set(kind: str, name: str, lines: list[tuple[int, str]], line: int, han
         if not text:
             continue
         word, _, rest = text.partition(" ")
+        if word == "elements":
+            chunk = [(number, rest)]
+            while not chunk[-1][1].rstrip().endswith("}") and i < len(lines):
+                chunk.append((lines[i][0], lines[i][1].strip()))
+                i += 1
+            key_types = found.get("key_types", ())
+            found["elements"] = _elements(chunk, key_types, kind, raw)  # type: ignore[arg-type]
+            continue
+        reader = _SET_LINES.get(word)
+        if reader is None:
+            raise _error(number, 3, raw, "a set line: type, flags, timeout, size, comment or elements")
         try:
-            if word in ("type", "typeof"):
-                key_text, _, data = rest.partition(" : ")
-                if word == "typeof":
-                    typeof = key_text
-                else:
-                    key_types = tuple(t.strip() for t in key_text.split(" . "))
-                data_type = data or None
-            elif word == "flags":
-                flags = tuple(f.strip() for f in rest.split(","))
-            elif word == "timeout":
-                timeout = nft_time_ms(rest)
-            elif word == "size":
-                size = int(rest)
-            elif word == "comment":
-                comment = _string(rest, number, raw)
-            elif word == "elements":
-                chunk = [(number, rest)]
-                while not chunk[-1][1].rstrip().endswith("}") and i < len(lines):
-                    chunk.append((lines[i][0], lines[i][1].strip()))
-                    i += 1
-                elements = _elements(chunk, key_types, kind, raw)
-            elif word in ("policy", "gc-interval", "auto-merge", "counter"):
-                continue  # nothing the analysis reads
-            else:
-                raise _error(number, 3, raw, "a set line: type, flags, timeout, size, comment or elements")
+            found.update(reader(word, rest, number, raw))
         except ValueError as err:
             if isinstance(err, ParseError):
                 raise
             raise _error(number, 3, raw, f"a valid {word} line ({err})") from None
-    return NftSet(name, kind, key_types, data_type, flags, timeout, size, comment, elements, line, handle, typeof)
+    return NftSet(name, kind, found.get("key_types", ()), found.get("data_type"),  # type: ignore[arg-type]
+                  found.get("flags", ()), found.get("timeout_ms"), found.get("size"),  # type: ignore[arg-type]
+                  found.get("comment"), found.get("elements", ()), line, handle,  # type: ignore[arg-type]
+                  found.get("typeof"))  # type: ignore[arg-type]
+
+
+def _type_line(word: str, rest: str, _number: int, _raw: str) -> dict[str, object]:
+    key_text, _, data = rest.partition(" : ")
+    if word == "typeof":
+        return {"typeof": key_text, "data_type": data or None}
+    return {"key_types": tuple(t.strip() for t in key_text.split(" . ")), "data_type": data or None}
+
+
+_SET_LINES: dict[str, Callable[[str, str, int, str], dict[str, object]]] = {
+    "type": _type_line,
+    "typeof": _type_line,
+    "flags": lambda _w, rest, _n, _r: {"flags": tuple(f.strip() for f in rest.split(","))},
+    "timeout": lambda _w, rest, _n, _r: {"timeout_ms": nft_time_ms(rest)},
+    "size": lambda _w, rest, _n, _r: {"size": int(rest)},
+    "comment": lambda _w, rest, number, raw: {"comment": _string(rest, number, raw)},
+    # nothing the analysis reads:
+    **dict.fromkeys(("policy", "gc-interval", "auto-merge", "counter"), lambda _w, _rest, _n, _r: {}),
+}
 
 
 def _elements(chunk: list[tuple[int, str]], key_types: tuple[str, ...], kind: str, raw: str) -> tuple[SetElement, ...]:
@@ -175,7 +181,8 @@ def _elements(chunk: list[tuple[int, str]], key_types: tuple[str, ...], kind: st
             part = part.rstrip()[:-1]
         words.extend((w, number) for w in tokens(part) if w)
     found = []
-    depth, current = 0, []
+    depth = 0
+    current: list[tuple[str, int]] = []
     for w, number in [*words, (",", 0)]:
         if w == "," and depth == 0:
             if current:
@@ -237,5 +244,3 @@ def _error(line: int, column: int, text: str, expected: str) -> ParseError:
     return ParseError("this line cannot continue the nft listing", path=None, line=line, column=max(column, 1),
                       text=text.rstrip("\n"), expected=expected)
 
-
-__all__ = ["Counters", "NftBuilder"]

@@ -12,6 +12,7 @@ know is kept verbatim (its JSON text) as an UnknownMatch. What nft 1.0.6 leaves 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import BadValue, ParseError
@@ -68,7 +69,7 @@ class _Reader:
         key = (body.get("family"), body.get("table"))
         if key not in self.tables:
             raise _error(f"the table {key[0]} {key[1]} before its objects", self.text)
-        return self.tables[key]  # type: ignore[index]
+        return self.tables[key]
 
     def _build(self, key: tuple[str, str], parts: dict[str, Any]) -> Table:
         family, name = key
@@ -81,18 +82,18 @@ class _Reader:
             if "hook" in body:
                 hook = Hook(body.get("type", "filter"), body["hook"], int(body.get("prio", 0)), body.get("dev"))
                 policy = str(body.get("policy", "accept")).upper()
-            built = tuple(self._rule(reader, family, r) for r in rules)
+            built = tuple(self._rule(reader, r) for r in rules)
             chains[chain_name] = Chain(chain_name, built, policy, None, None, 1, hook, body.get("comment"),
                                        body.get("handle"))
         table = parts["body"]
         return Table(name, chains, 1, family, sets, table.get("comment"), table.get("handle"))
 
-    def _rule(self, reader: RuleReader, family: str, body: dict[str, Any]) -> Rule:
+    def _rule(self, reader: RuleReader, body: dict[str, Any]) -> Rule:
         matches: list[Match] = []
         target: Target | None = None
         counters: Counters | None = None
         for statement in body.get("expr", ()):
-            text = statement_text(statement, family)
+            text = statement_text(statement)
             if text is None:
                 matches.append(UnknownMatch(json.dumps(statement, separators=(", ", ": "))))
                 continue
@@ -169,7 +170,7 @@ def data_text(value: Any) -> str | None:
         if kind in ("jump", "goto") and isinstance(body, dict):
             return f"{kind} {body['target']}"
         if kind in _VERDICT_WORDS:
-            return kind
+            return str(kind)
     return key_text(value)
 
 
@@ -211,42 +212,54 @@ def _set_item(item: Any) -> str | None:
     return key_text(item)
 
 
-def statement_text(statement: Any, family: str) -> str | None:
+def statement_text(statement: Any) -> str | None:
     """The text `nft list` prints for one JSON statement, or None when kubechain does not know it."""
     if not isinstance(statement, dict) or len(statement) != 1:
         return None
     kind, body = next(iter(statement.items()))
     if kind in _VERDICT_WORDS:
-        return kind
-    if kind in ("jump", "goto") and isinstance(body, dict):
-        return f"{kind} {body['target']}"
-    if kind == "match" and isinstance(body, dict):
-        return _match_text(body)
-    if kind == "counter":
-        return f"counter packets {body['packets']} bytes {body['bytes']}" if isinstance(body, dict) else "counter"
-    if kind == "vmap" and isinstance(body, dict):
-        key, data = expr_text(body.get("key")), body.get("data")
-        shown = data if isinstance(data, str) else expr_text(data)
-        return None if key is None or shown is None else f"{key} vmap {shown}"
-    if kind in ("dnat", "snat"):
-        return _nat_text(kind, body)
-    if kind == "masquerade":
-        return _masquerade_text(body)
-    if kind == "reject":
-        return _reject_text(body)
-    if kind == "mangle" and isinstance(body, dict):
-        key, value = expr_text(body.get("key")), body.get("value")
-        shown = f"0x{value:08x}" if isinstance(value, int) else expr_text(value)
-        return None if key is None or shown is None else f"{key} set {shown}"
-    if kind == "set" and isinstance(body, dict) and body.get("op") in ("update", "add"):
-        elem = expr_text(body.get("elem"))
-        return None if elem is None else f"{body['op']} {body['set']} {{ {elem} }}"
-    if kind == "xt" and isinstance(body, dict):
-        return f"xt {body.get('type', 'match')} {body.get('name', '')}"
-    return None
+        return str(kind)
+    writer = _STATEMENTS.get(kind)
+    if writer is None:
+        return None
+    try:
+        return writer(kind, body)
+    except (KeyError, TypeError, AttributeError):
+        return None  # a shape nft does not print: kept verbatim
 
 
-def _match_text(body: dict[str, Any]) -> str | None:
+def _jump_text(kind: str, body: Any) -> str:
+    return f"{kind} {body['target']}"
+
+
+def _counter_text(_kind: str, body: Any) -> str:
+    return f"counter packets {body['packets']} bytes {body['bytes']}" if isinstance(body, dict) else "counter"
+
+
+def _vmap_text(_kind: str, body: Any) -> str | None:
+    key, data = expr_text(body.get("key")), body.get("data")
+    shown = data if isinstance(data, str) else expr_text(data)
+    return None if key is None or shown is None else f"{key} vmap {shown}"
+
+
+def _mangle_text(_kind: str, body: Any) -> str | None:
+    key, value = expr_text(body.get("key")), body.get("value")
+    shown = f"0x{value:08x}" if isinstance(value, int) else expr_text(value)
+    return None if key is None or shown is None else f"{key} set {shown}"
+
+
+def _set_statement_text(_kind: str, body: Any) -> str | None:
+    elem = expr_text(body.get("elem"))
+    if body.get("op") not in ("update", "add") or elem is None:
+        return None
+    return f"{body['op']} {body['set']} {{ {elem} }}"
+
+
+def _xt_text(_kind: str, body: Any) -> str:
+    return f"xt {body.get('type', 'match')} {body.get('name', '')}"
+
+
+def _match_text(_kind: str, body: dict[str, Any]) -> str | None:
     left, right = expr_text(body.get("left")), body.get("right")
     shown = right if isinstance(right, str) and right.startswith("@") else expr_text(right)
     if left is None or shown is None:
@@ -281,7 +294,7 @@ def _nat_text(kind: str, body: Any) -> str | None:
     return f"{kind} to {address}{_flags(body)}"
 
 
-def _masquerade_text(body: Any) -> str:
+def _masquerade_text(_kind: str, body: Any) -> str:
     if not isinstance(body, dict):
         return "masquerade"
     port = body.get("port")
@@ -289,10 +302,17 @@ def _masquerade_text(body: Any) -> str:
     return f"masquerade{to}{_flags(body)}"
 
 
-def _reject_text(body: Any) -> str:
+def _reject_text(_kind: str, body: Any) -> str:
     if not isinstance(body, dict) or _DEFAULT_REJECT.get(body.get("type", "")) == body.get("expr"):
         return "reject"
     return f"reject with {body.get('type')} {body.get('expr')}"
+
+
+_STATEMENTS: dict[str, Callable[[str, Any], str | None]] = {
+    "jump": _jump_text, "goto": _jump_text, "match": _match_text, "counter": _counter_text, "vmap": _vmap_text,
+    "dnat": _nat_text, "snat": _nat_text, "masquerade": _masquerade_text, "reject": _reject_text,
+    "mangle": _mangle_text, "set": _set_statement_text, "xt": _xt_text,
+}
 
 
 def _error(expected: str, text: str) -> ParseError:

@@ -18,8 +18,8 @@ from ..model import (
     AddrType,
     Comment,
     ConnState,
-    CounterStatement,
     Counters,
+    CounterStatement,
     Dnat,
     DnatMap,
     Jump,
@@ -217,7 +217,7 @@ class RuleReader:
     def _unknown(self, start: int) -> UnknownMatch:
         """Words up to the next statement kubechain knows, verbatim."""
         self.at = start + 1
-        depth = self.words[start] == "{"
+        depth = int(self.words[start] == "{")
         while self.at < len(self.words):
             w = self.words[self.at]
             if depth == 0 and w in STATEMENT_WORDS:

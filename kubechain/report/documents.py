@@ -35,7 +35,7 @@ def _service(s: Service) -> dict[str, Any]:
         "cluster_ip": s.cluster_ip,
         "port": s.port,
         "protocol": s.protocol,
-        "affinity": {"seconds": s.affinity_seconds} if s.affinity_seconds is not None else None,
+        "affinity": _affinity(s),
         "endpoints": [_endpoint(e) for e in s.endpoints],
         "unassigned_probability": fraction_text(s.unassigned),
         "frontends": [{"kind": f.kind, "address": f.address, "port": f.port, "protocol": f.protocol,
@@ -43,6 +43,16 @@ def _service(s: Service) -> dict[str, Any]:
         "observed_total": s.observed_total,
         "fit": fit_document(s.fit),
     }
+
+
+def _affinity(s: Service) -> dict[str, Any] | None:
+    """`{"seconds": N}`, and `"clients"` where the input lists the remembered clients (nft sets)."""
+    if s.affinity_seconds is None:
+        return None
+    found: dict[str, Any] = {"seconds": s.affinity_seconds}
+    if s.affinity_clients is not None:
+        found["clients"] = s.affinity_clients
+    return found
 
 
 def _endpoint(e: Endpoint) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def _service(s: Service, has_counters: bool) -> list[str]:
 
 def _endpoint_rows(s: Service, has_counters: bool) -> list[tuple[str, ...]]:
     n = len(s.endpoints)
-    total = sum(e.observed or 0 for e in s.endpoints)
+    # percentages only of a whole: not when some endpoint has no counter of its own (nft)
+    total = sum(e.observed or 0 for e in s.endpoints) if all(e.observed is not None for e in s.endpoints) else 0
     rows: list[tuple[str, ...]] = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
     for i, e in enumerate(s.endpoints, 1):
         rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
