@@ -25,7 +25,7 @@ from ..analysis.fit_sentence import fit_sentence
 from ..analysis.results import Analysis, Service
 from ..analysis.sampling import Sample
 from .exact_text import short_fraction_text
-from .text import counter_notes, decimal_percent, heading_parts, observed_cell, relative_deviation
+from .text import counter_notes, decimal_percent, heading_parts, observed_cell, observed_whole, relative_deviation
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 GAP = 2  # spaces between columns
@@ -155,7 +155,7 @@ def _service(console: Console, s: Service, has_counters: bool) -> None:
                    Column("exact share", drop=2), Column("vs 1/n"), Column("observed", kind="split"),
                    Column("chain", kind="fold", drop=1)]
         n = len(s.endpoints)
-        total = sum(e.observed or 0 for e in s.endpoints)
+        total = observed_whole(s)
         rows = [(str(i), e.address or "(no DNAT)", decimal_percent(e.share), short_fraction_text(e.share),
                  relative_deviation(e.share, n), observed_cell(e, has_counters, total), e.chain)
                 for i, e in enumerate(s.endpoints, 1)]

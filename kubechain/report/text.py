@@ -66,13 +66,20 @@ def _service(s: Service, has_counters: bool) -> list[str]:
 
 def _endpoint_rows(s: Service, has_counters: bool) -> list[tuple[str, ...]]:
     n = len(s.endpoints)
-    # percentages only of a whole: not when some endpoint has no counter of its own (nft)
-    total = sum(e.observed or 0 for e in s.endpoints) if all(e.observed is not None for e in s.endpoints) else 0
+    total = observed_whole(s)
     rows: list[tuple[str, ...]] = [("#", "endpoint", "chain", "exact share", "decimal", "vs 1/n", "observed")]
     for i, e in enumerate(s.endpoints, 1):
         rows.append((str(i), e.address or "(no DNAT)", e.chain, short_fraction_text(e.share),
                      decimal_percent(e.share), relative_deviation(e.share, n), observed_cell(e, has_counters, total)))
     return rows
+
+
+def observed_whole(s: Service) -> int:
+    """What the observed percentages are of: every endpoint's counter; 0 (no percentages) when
+    some endpoint has no counter of its own (nft rules without a `counter` statement)."""
+    if any(e.observed is None for e in s.endpoints):
+        return 0
+    return sum(e.observed or 0 for e in s.endpoints)
 
 
 def observed_cell(e: Endpoint, has_counters: bool, total: int) -> str:

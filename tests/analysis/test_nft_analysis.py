@@ -197,3 +197,26 @@ def test_json_inputs_format():
     assert document(analysis(NFT / "mixed.json"))["inputs"][0]["format"] == "nft-json"
     sticky = next(s for s in document(analysis(NFT / "mixed.list.txt"))["services"] if s["name"] == "mixed/sticky:http")
     assert sticky["affinity"] == {"seconds": 10800, "clients": 3}
+
+
+def test_the_cli_offers_every_input_format_the_parser_reads():
+    from kubechain.cli.common import INPUT_FORMATS
+    from kubechain.parse import FORMATS
+    assert INPUT_FORMATS == FORMATS
+
+
+@pytest.mark.parametrize("rule_set", NFT_RULE_SETS)
+def test_service_selection_gives_the_services_what_the_whole_table_gives(rule_set):
+    """`--service TEXT` on kube-proxy's nftables table: the slice analyses each selected service port
+    exactly as the whole table does, and raises nothing the whole table does not."""
+    whole = analysis(nft_fixture(rule_set, "list.txt"))
+    for s in whole.services:
+        text = s.chain
+        sliced = kubechain.analyze(kubechain.load(nft_fixture(rule_set, "list.txt"), service=text), service=text)
+        (got,) = [x for x in sliced.services if x.chain == s.chain]
+        assert (got.name, got.kind, got.cluster_ip, got.port, got.frontends, got.endpoints, got.unassigned,
+                got.affinity_seconds, got.affinity_clients) == (
+            s.name, s.kind, s.cluster_ip, s.port, s.frontends, s.endpoints, s.unassigned, s.affinity_seconds,
+            s.affinity_clients)
+        extra = {(d.code, d.message) for d in sliced.diagnostics} - {(d.code, d.message) for d in whole.diagnostics}
+        assert not extra, (text, extra)
