@@ -26,9 +26,19 @@ class ParseError(ValueError):
                           expected=self.expected)
 
     def describe(self) -> str:
+        """`path:line:column: reason`, the offending text and what was expected, on three lines;
+        control characters (binary input) are shown escaped, never sent to the terminal."""
         where = f"{self.path or '<input>'}:{self.line}:{self.column}"
         shown = self.text if len(self.text) <= 120 else self.text[:117] + "..."
-        return f"{where}: {self.reason}\n    {shown}\n  expected {self.expected}"
+        return f"{where}: {printable(self.reason)}\n    {printable(shown)}\n  expected {printable(self.expected)}"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (C0, DEL, C1) escaped as `\\xNN`: safe to print on a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else
+                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") for ch in text)
 
 
 class BadValue(ValueError):
@@ -43,3 +53,13 @@ class BadValue(ValueError):
 
 class RenderError(ValueError):
     """The model lacks what the asked format prints (e.g. a match kept verbatim in another format)."""
+
+
+class SelectionError(ValueError):
+    """`service=TEXT` (`--service`) selects no service port of an input; `closest` lists the
+    names and chains most like TEXT, for the message."""
+
+    def __init__(self, text: str, path: str | None, closest: list[str]) -> None:
+        self.text, self.path, self.closest = text, path, closest
+        hint = f"; closest: {', '.join(closest)}" if closest else ""
+        super().__init__(f"no service port of {path or '<input>'} has a name or chain containing {text!r}{hint}")

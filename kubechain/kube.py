@@ -14,7 +14,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from .model import Chain, Comment, Jump, Ports, Recent, Rule, Table
+from .model import Address, Chain, Comment, Jump, Negatable, Ports, Protocol, Recent, Rule, SetLookup, Table
 
 # --- chain names ---------------------------------------------------------------------------------------
 
@@ -23,11 +23,12 @@ SERVICE_CHAIN_KINDS = {"KUBE-SVC-": "cluster", "KUBE-SVL-": "local", "KUBE-EXT-"
                        "KUBE-XLB-": "external"}  # KUBE-XLB- before v1.24
 SERVICE_CHAIN_PREFIXES = tuple(SERVICE_CHAIN_KINDS)
 FIREWALL_PREFIX = "KUBE-FW-"
-ENDPOINT_PREFIX = "KUBE-SEP-"
+#: the chains of one endpoint, each ending in its DNAT, in iptables and nftables mode (str.startswith)
+ENDPOINT_PREFIX = ("KUBE-SEP-", "endpoint-")
 #: chains that carry a service port's hash
 HASHED_PREFIXES = (*SERVICE_CHAIN_PREFIXES, FIREWALL_PREFIX)
 #: chains kube-proxy creates per service or endpoint; one that nothing jumps to is stale
-PER_SERVICE_PREFIXES = (*HASHED_PREFIXES, ENDPOINT_PREFIX)
+PER_SERVICE_PREFIXES = (*HASHED_PREFIXES, ENDPOINT_PREFIX[0])
 
 SERVICES_CHAIN = "KUBE-SERVICES"
 NODEPORTS_CHAIN = "KUBE-NODEPORTS"
@@ -43,6 +44,25 @@ MASQ_MARK = 0x4000
 #: the mark KUBE-MARK-DROP sets and KUBE-FIREWALL (filter table) drops
 MARK_DROP = 0x8000
 
+# --- nftables mode (pkg/proxy/nftables/proxier.go; the kube view is kubechain.kube_nft) ---------------------
+
+#: kube-proxy's one table, in family ip or ip6
+NFT_TABLE = "kube-proxy"
+#: the chains of one service port, and the kind each stands for (prefix, hash, `ns/svc/proto/port`)
+NFT_SERVICE_CHAIN_KINDS = {"service-": "cluster", "local-": "local", "external-": "external"}
+NFT_FIREWALL_PREFIX = "firewall-"
+NFT_ENDPOINT_PREFIX = ENDPOINT_PREFIX[1]
+NFT_AFFINITY_PREFIX = "affinity-"
+#: chains kube-proxy creates per service port or endpoint; one that nothing reaches is stale
+NFT_PER_SERVICE_PREFIXES = (*NFT_SERVICE_CHAIN_KINDS, NFT_FIREWALL_PREFIX, NFT_ENDPOINT_PREFIX)
+NFT_SERVICE_IPS = "service-ips"
+NFT_SERVICE_NODEPORTS = "service-nodeports"
+NFT_FIREWALL_IPS = "firewall-ips"
+NFT_NO_ENDPOINT_SERVICES = "no-endpoint-services"
+NFT_NO_ENDPOINT_NODEPORTS = "no-endpoint-nodeports"
+NFT_REJECT_CHAIN = "reject-chain"
+NFT_MARK_MASQ_CHAIN = "mark-for-masquerade"
+
 # --- what kube-proxy writes ---------------------------------------------------------------------------------
 
 #: kube-proxy's `--probability` formats, newest first: `%0.10f` (since v1.17), `%f` (2015), `%0.5f`
@@ -54,11 +74,14 @@ def kube_proxy_written(remaining: int, decimals: int) -> str:
     return f"{1.0 / remaining:.{decimals}f}"
 
 
-def affinity_check(rule: Rule) -> Recent | None:
-    """The `recent --rcheck` (or `--update`) match of a ClientIP-affinity rule, which a new client
-    fails (and a returning one passes): the one test of "is this an affinity rule"."""
+def affinity_check(rule: Rule) -> Recent | SetLookup | None:
+    """The `recent --rcheck` (or `--update`) match of a ClientIP-affinity rule, or in nftables mode
+    its `ip saddr @affinity-…` lookup, which a new client fails (and a returning one passes): the
+    one test of "is this an affinity rule"."""
     for m in rule.matches:
         if type(m) is Recent and m.checks:
+            return m
+        if type(m) is SetLookup and m.source and not m.negated:
             return m
     return None
 
@@ -116,6 +139,20 @@ def port_number(text: str | None, protocol: str | None = None) -> int | None:
         return socket.getservbyname(text, protocol or "tcp")
     except OSError:
         return None
+
+
+def destination_of(rule: Rule) -> Negatable[str] | None:
+    """`-d X`, or `ip daddr X` where nft prints an iptables-nft rule."""
+    if rule.destination is not None:
+        return rule.destination
+    return next((m.value for m in rule.matches if type(m) is Address and m.field == "daddr"), None)
+
+
+def protocol_of(rule: Rule) -> str | None:
+    """`-p tcp`, or `meta l4proto tcp` where nft prints an iptables-nft rule."""
+    if rule.protocol is not None:
+        return str(rule.protocol)
+    return next((str(m.value) for m in rule.matches if type(m) is Protocol), None)
 
 
 def dport_of(rule: Rule) -> str | None:
@@ -180,8 +217,9 @@ def frontends(table: Table) -> list[Frontend]:
             if type(target) is not Jump or chain_hash(target.chain) is None:
                 continue
             kind = default_kind or _frontend_kind(rule, target.chain)
-            protocol = str(rule.protocol) if rule.protocol is not None else None
-            address = rule.destination.value if rule.destination is not None else None
+            protocol = protocol_of(rule)
+            destination = destination_of(rule)
+            address = destination.value if destination is not None else None
             found.append(Frontend(kind, address, port_number(dport_of(rule), protocol), protocol, target.chain,
                                   service_name(comment_of(rule)), rule.line))
     return found
@@ -248,7 +286,8 @@ def _from_masquerade_rule(table: Table, h: str | None) -> tuple[str | None, int 
     """kube-proxy repeats `-d clusterIP --dport P` on the KUBE-MARK-MASQ rule of KUBE-SVC-H."""
     chain = table.chains.get(f"KUBE-SVC-{h}") or table.chains.get(f"KUBE-SVL-{h}")
     for rule in chain.rules if chain else ():
-        if rule.destination is not None and not rule.destination.negated:
-            protocol = str(rule.protocol) if rule.protocol is not None else None
-            return rule.destination.value, port_number(dport_of(rule), protocol), protocol
+        destination = destination_of(rule)
+        if destination is not None and not destination.negated:
+            protocol = protocol_of(rule)
+            return destination.value, port_number(dport_of(rule), protocol), protocol
     return None, None, None

@@ -209,3 +209,145 @@ def numgen_probability(bucket: int, modulus: int) -> Fraction:
     if not 0 <= bucket < modulus:
         return Fraction(0)
     return Fraction(-(-(bucket + 1) * TWO_32 // modulus) + (bucket * TWO_32 // -modulus), TWO_32)
+
+
+# --- nftables: numgen inc, meta random, priorities, flags, times (nft 1.0.6) ---------------------------------
+
+def numgen_inc_buckets(counter: int, modulus: int, reaching: int) -> tuple[list[int], int]:
+    """(how many of `reaching` packets get each value 0..N−1 of `numgen inc mod N`, the counter
+    afterwards). The kernel starts the counter at N − 1 and moves it to (c + 1) mod N before each
+    packet takes it, so the first packet gets 0 (nft_numgen.c, nft_ng_inc_gen)."""
+    full, extra = divmod(reaching, modulus)
+    counts = [full] * modulus
+    for k in range(extra):
+        counts[(counter + 1 + k) % modulus] += 1
+    return counts, (counter + reaching) % modulus
+
+
+def numgen_inc_initial(modulus: int) -> int:
+    """The counter a freshly loaded `numgen inc mod N` starts from."""
+    return modulus - 1
+
+
+#: the relational operators nft prints, and what each means for two integers
+COMPARISONS = ("==", "!=", "<", ">", "<=", ">=")
+
+
+def random_compare_count(op: str, value: int, bits: int) -> int:
+    """How many of the 2^bits equally likely values x satisfy `x OP value` (`meta random & M OP V`
+    with M = 2^bits − 1, or bits = 32 without a mask)."""
+    size = 1 << bits
+    below = min(max(value, 0), size)  # x < value
+    at = 1 if 0 <= value < size else 0  # x == value
+    return {"<": below, "<=": below + at, ">": size - below - at, ">=": size - below,
+            "==": at, "!=": size - at}[op]
+
+
+def random_compare_probability(op: str, value: int, mask: int | None) -> Fraction:
+    """The exact probability that `meta random [& MASK] OP VALUE` holds: the kernel's draw is a
+    uniform u32; a mask of low bits (2^k − 1) keeps k uniform bits. Raises ValueError for another
+    mask, whose set of values nft would need to enumerate."""
+    bits = random_mask_bits(mask)
+    return Fraction(random_compare_count(op, value, bits), 1 << bits)
+
+
+def random_mask_bits(mask: int | None) -> int:
+    """How many low bits `meta random & MASK` keeps (32 without a mask); ValueError unless the mask
+    is 2^k − 1."""
+    if mask is None:
+        return 32
+    if mask < 0 or mask > 0xFFFFFFFF or mask & (mask + 1):
+        raise ValueError(f"meta random & {mask:#x}: only masks of low bits (2^k - 1) are supported")
+    return mask.bit_length()
+
+
+def random_compare_matches(draws: Any, op: str, value: int, mask: int | None) -> Any:
+    """`(r & MASK) OP VALUE` on a numpy array of u32 draws (the sampler's path)."""
+    import numpy as np
+
+    x = draws & np.uint32(mask) if mask is not None else draws
+    v = np.int64(value)
+    x = x.astype(np.int64)
+    return {"<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v, "==": x == v, "!=": x != v}[op]
+
+
+#: nft 1.0.6 prints a base chain's priority by the name of a standard priority within 10 of it
+#: (`dstnat - 10`), else as a number; dstnat only in prerouting, srcnat only in postrouting
+#: (rule.c, std_prios; checked against the real binary)
+NFT_PRIORITIES = (("raw", -300), ("mangle", -150), ("dstnat", -100), ("filter", 0), ("security", 50),
+                  ("srcnat", 100))
+_PRIORITY_HOOKS = {"dstnat": ("prerouting",), "srcnat": ("postrouting",)}
+
+
+def nft_priority_text(priority: int, hook: str) -> str:
+    """`priority …` as nft 1.0.6 prints it without -n."""
+    for name, value in NFT_PRIORITIES:
+        if hook not in _PRIORITY_HOOKS.get(name, (hook,)) or abs(priority - value) > 10:
+            continue
+        offset = priority - value
+        return name if not offset else f"{name} {'+' if offset > 0 else '-'} {abs(offset)}"
+    return str(priority)
+
+
+def nft_priority_value(text: str) -> int:
+    """The integer of a printed priority: `-110`, `dstnat`, `dstnat - 10`, `filter + 5`."""
+    parts = text.split()
+    names = dict(NFT_PRIORITIES)
+    base = names[parts[0]] if parts[0] in names else int(parts[0])
+    if len(parts) == 3 and parts[1] in "+-":
+        return base + int(parts[2]) if parts[1] == "+" else base - int(parts[2])
+    if len(parts) != 1:
+        raise ValueError(f"not a priority: {text!r}")
+    return base
+
+
+#: NAT flags: the names nft prints (in its order) and the iptables names the model keeps
+NFT_NAT_FLAGS = (("random", "random"), ("fully-random", "random-fully"), ("persistent", "persistent"))
+
+#: `ct state` bits as nft names them and prints them (bit order; `-n` prints the hex values)
+CT_STATES = (("invalid", 0x1), ("established", 0x2), ("related", 0x4), ("new", 0x8), ("untracked", 0x40))
+#: `fib … type` values with -n (the ones kube-proxy uses)
+FIB_TYPES = {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
+             "blackhole": 6, "unreachable": 7, "prohibit": 8}
+
+_TIME_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+
+
+def nft_time_ms(text: str) -> int:
+    """Milliseconds of an nft time: `3h`, `2h58m59s992ms`, `10800s`, `1d2h`; ValueError otherwise."""
+    import re
+
+    parts = re.findall(r"(\d+)(ms|d|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not an nft time: {text!r}")
+    units = dict(_TIME_UNITS)
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def nft_time_text(ms: int, numeric: bool = False) -> str:
+    """An nft time as nft 1.0.6 prints it: the largest units, zero units left out (`3h`,
+    `2h58m59s992ms`); with -n, whole seconds and milliseconds (`10800s`)."""
+    if numeric:
+        seconds, rest = divmod(ms, 1000)
+        return (f"{seconds}s" if seconds else "") + (f"{rest}ms" if rest else "") or "0s"
+    out = ""
+    for unit, size in _TIME_UNITS:
+        if ms >= size:
+            out += f"{ms // size}{unit}"
+            ms %= size
+    return out or "0s"
+
+
+#: how many elements nft 1.0.6 prints per line in a named set, by key type (expression.c,
+#: calculate_delim): integer-like types 5, addresses and ct states 2, anything else (IPv6
+#: addresses, concatenations, strings) 1; anonymous sets in rules never wrap
+_ELEMENTS_PER_LINE = {
+    **dict.fromkeys(("nf_proto", "integer", "arp_op", "inet_proto", "inet_service", "tcp_flag",
+                     "dccp_pkttype", "mark", "iface_index", "classid", "uid", "gid", "ct_dir"), 5),
+    **dict.fromkeys(("ipv4_addr", "ct_state", "ct_status", "pkt_type"), 2),
+}
+
+
+def nft_elements_per_line(key_types: tuple[str, ...]) -> int:
+    """Elements per line of a named set or map with these key types (one type unless concatenated)."""
+    return _ELEMENTS_PER_LINE.get(key_types[0], 1) if len(key_types) == 1 else 1

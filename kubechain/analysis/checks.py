@@ -20,6 +20,7 @@ from ..kube import (
     MARK_DROP,
     MARK_DROP_CHAIN,
     MARK_MASQ_CHAIN,
+    NFT_PER_SERVICE_PREFIXES,
     NO_ENDPOINTS_COMMENT,
     PER_SERVICE_PREFIXES,
     affinity_check,
@@ -27,22 +28,34 @@ from ..kube import (
     commented_address,
     service_chain_kind,
 )
+from ..kube_nft import is_kube_proxy_table
+from ..kube_nft import no_endpoints as nft_no_endpoints
 from ..model import (
     Chain,
     Comment,
     Dnat,
+    DnatMap,
     Jump,
+    Match,
+    Numgen,
+    OtherStatement,
     OtherTarget,
     Ports,
+    Protocol,
     Recent,
     Reject,
     Rule,
     Ruleset,
+    Statement,
     StatisticRandom,
     Table,
+    Target,
     UnknownMatch,
     Verdict,
+    VerdictMap,
+    XtMatch,
     jumps_into,
+    verdicts_of,
 )
 from ..netfilter import UNSUPPORTED_REVISION
 from .cascade import (
@@ -94,6 +107,11 @@ class TableCheck:
         if not self.jumps:
             self.jumps = jumps_into(self.table)
 
+    @property
+    def per_service_prefixes(self) -> tuple[str, ...]:
+        """The names of the chains kube-proxy writes per service port and endpoint, in this table's mode."""
+        return NFT_PER_SERVICE_PREFIXES if is_kube_proxy_table(self.table) else PER_SERVICE_PREFIXES
+
 
 # --- the walk -----------------------------------------------------------------------------------
 
@@ -125,9 +143,14 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
     first: dict[str, tuple[str, int]] = {}
     for chain in c.table.chains.values():
         for rule in chain.rules:
-            target = rule.target
-            if type(target) is Jump and target.chain not in c.table.chains:
-                first.setdefault(target.chain, (chain.name, rule.line))
+            for target in verdicts_of(rule.target):  # nft: each element of a verdict map
+                if type(target) is Jump and target.chain not in c.table.chains:
+                    first.setdefault(target.chain, (chain.name, rule.line))
+    for named in c.table.sets.values():
+        for element in named.elements:
+            value = element.value
+            if type(value) is Jump and value.chain not in c.table.chains:
+                first.setdefault(value.chain, (f"@{named.name}", element.line))
     for missing, (source, line) in first.items():
         treated = _missing_is_treated(missing)
         if c.partial:
@@ -155,6 +178,35 @@ def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
                                    "already being evaluated; the kernel refuses such rules")
 
 
+@register("xt-opaque", "error", "input",
+          "an iptables-nft statistic match or DNAT target that nft prints without its options (`nft -j` prints "
+          "every xt extension so), so the shares cannot be known")
+def xt_opaque(ruleset: Ruleset) -> Iterator[Finding]:
+    """nft 1.0.6 keeps xt extensions opaque in JSON: no probability, no DNAT address."""
+    seen: Counter[str] = Counter()
+    first: dict[str, tuple[str, int]] = {}
+    for _table, chain, rule in _rules(ruleset):
+        names = [m.name for m in rule.matches if type(m) is XtMatch and m.name == "statistic"]
+        if isinstance(rule.target, OtherTarget) and rule.target.name == "DNAT":
+            names.append("DNAT")
+        for name in names:
+            seen[name] += 1
+            first.setdefault(name, (chain.name, rule.line))
+    for name, count in seen.items():
+        what = "probabilities (xt match statistic)" if name == "statistic" else "DNAT addresses (xt target DNAT)"
+        yield Finding(first[name][0], first[name][1] or None,
+                      f"{count} rule{'s' * (count > 1)}: the {what} of these iptables-nft rules are not in this "
+                      "printout, so the shares shown are not the kernel's; print them with `nft list ruleset` "
+                      "(text) or `iptables-save`")
+
+
+def _rules(ruleset: Ruleset) -> Iterator[tuple[Table, Chain, Rule]]:
+    for table in ruleset.tables:
+        for chain in table.chains.values():
+            for rule in chain.rules:
+                yield table, chain, rule
+
+
 # --- the table's structure --------------------------------------------------------------------------
 
 @register("orphan-chain", "warning", "nat",
@@ -162,8 +214,9 @@ def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
 def orphan_chain(c: TableCheck) -> Iterator[Finding]:
     if c.partial:
         return
+    prefixes = c.per_service_prefixes
     for chain in c.table.chains.values():
-        if chain.name.startswith(PER_SERVICE_PREFIXES) and not c.jumps[chain.name]:
+        if chain.name.startswith(prefixes) and not c.jumps[chain.name]:
             yield Finding(chain.name, chain.line or None,
                           f"{chain.name} is defined but no rule jumps to it, so it receives no traffic "
                           "(left behind by a scale-down or a half-finished kube-proxy sync)")
@@ -175,8 +228,9 @@ def orphan_chain(c: TableCheck) -> Iterator[Finding]:
           "`KUBE-MARK-DROP` backstop at the end of a pre-v1.24 KUBE-FW chain is not reported")
 def unreachable_rule(c: TableCheck) -> Iterator[Finding]:
     ends = _Ends(c.table.chains)
+    prefixes = c.per_service_prefixes
     for chain in c.table.chains.values():
-        if not chain.name.startswith(PER_SERVICE_PREFIXES):
+        if not chain.name.startswith(prefixes):
             continue
         for i, rule in enumerate(chain.rules[:-1]):
             if not ends.leaves_chain(rule):
@@ -188,6 +242,44 @@ def unreachable_rule(c: TableCheck) -> Iterator[Finding]:
                           f"{chain.name}: {len(rest)} rule{'s' * (len(rest) > 1)} after the unconditional "
                           f"{_describe_target(rule)} can never match")
             break
+
+
+@register("numgen-modulus", "warning", "nat",
+          "an nft numgen map whose elements are not exactly the values it generates: a value without an element "
+          "falls through to the next rule, an element no value reaches gets nothing")
+def numgen_modulus(c: TableCheck) -> Iterator[Finding]:
+    """kube-proxy writes `numgen random mod N` with elements 0..N-1 for its N endpoints; anything else
+    is a half-applied sync or a hand edit."""
+    for chain in c.table.chains.values():
+        for rule in chain.rules:
+            target = rule.target
+            if not isinstance(target, (VerdictMap, DnatMap)) or type(target.key) is not Numgen:
+                continue
+            key = target.key
+            generated = set(range(key.offset, key.offset + key.modulus))
+            values = [int(k) for k, _ in target.entries]
+            missing = sorted(generated - set(values))
+            extra = sorted(set(values) - generated)
+            if not missing and not extra:
+                continue
+            spelled = f"numgen {key.mode} mod {key.modulus}" + (f" offset {key.offset}" if key.offset else "")
+            parts = []
+            if missing:
+                share = sum((key.probability(v) for v in missing), Fraction(0))
+                several = len(missing) > 1
+                parts.append(f"value{'s' * several} {_values(missing)} ({float(share):.6%} of what reaches it) "
+                             f"ha{'ve' if several else 's'} no element and go{'' if several else 'es'} on to the "
+                             "next rule")
+            if extra:
+                parts.append(f"element{'s' * (len(extra) > 1)} {_values(extra)} {'are' if len(extra) > 1 else 'is'} "
+                             "never generated, so never chosen")
+            yield Finding(chain.name, rule.line or None,
+                          f"{chain.name}: {spelled} has {len(values)} element{'s' * (len(values) != 1)}: "
+                          + "; ".join(parts))
+
+
+def _values(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values[:8]) + (", …" if len(values) > 8 else "")
 
 
 class _Ends:
@@ -203,6 +295,11 @@ class _Ends:
         if not _unconditional(rule):
             return False
         target = rule.target
+        if isinstance(target, (VerdictMap, DnatMap)):  # nft: every value generated has an element that leaves
+            return _covers_every_value(target) and all(self._verdict_leaves(t) for t in _map_verdicts(target))
+        return self._verdict_leaves(target)
+
+    def _verdict_leaves(self, target: Target | None) -> bool:
         if type(target) in (Verdict, Reject, Dnat):
             return True
         return type(target) is Jump and (target.goto or self.always_ends(target.chain))
@@ -229,6 +326,22 @@ class _Ends:
         return False
 
 
+def _covers_every_value(target: Target) -> bool:
+    """A numgen verdict or DNAT map with an element for every value it can generate."""
+    key = target.key  # type: ignore[attr-defined]
+    if type(key) is not Numgen:
+        return False
+    values = {int(k) for k, _ in target.entries}  # type: ignore[attr-defined]
+    return values >= set(range(key.offset, key.offset + key.modulus))
+
+
+def _map_verdicts(target: Target) -> list[Target]:
+    """The verdict each element of a map leads to (a DNAT map's elements are DNATs)."""
+    if type(target) is DnatMap:
+        return [Dnat(d) for _, d in target.entries]
+    return list(verdicts_of(target))
+
+
 def _marks_drop(rule: Rule) -> bool:
     return type(rule.target) is Jump and rule.target.chain == MARK_DROP_CHAIN
 
@@ -236,9 +349,16 @@ def _marks_drop(rule: Rule) -> bool:
 def _unconditional(rule: Rule) -> bool:
     if rule.source or rule.destination or rule.in_interface or rule.out_interface or rule.fragment:
         return False
-    return all(type(m) is Comment or (type(m) is Ports and not (m.dport or m.sport or m.extra))
+    return all(_passive(m) or (type(m) is Ports and not (m.dport or m.sport or m.extra))
                or (type(m) is Recent and m.command.value == "SET" and not m.command.negated)  # an action
+               or type(m) is Protocol  # protocol-only, as `-p tcp` (module docstring)
                for m in rule.matches)
+
+
+def _passive(m: Match) -> bool:
+    """A comment, or an nft statement that decides nothing (counter, mark set, set update…), or
+    the nothing iptables-nft's comment match prints as."""
+    return type(m) is Comment or isinstance(m, Statement) or (type(m) is XtMatch and m.name in ("", "comment"))
 
 
 def _describe_target(rule: Rule) -> str:
@@ -247,6 +367,10 @@ def _describe_target(rule: Rule) -> str:
         return f"{'goto' if target.goto else 'jump'} to {target.chain}"
     if type(target) is Verdict:
         return target.name
+    if type(target) is VerdictMap:
+        return "numgen verdict map"
+    if type(target) is DnatMap:
+        return "numgen DNAT map"
     return type(target).__name__.upper()
 
 
@@ -293,15 +417,20 @@ def no_endpoints(c: TableCheck) -> Iterator[Finding]:
             m = NO_ENDPOINTS_COMMENT.match(comment_of(rule) or "")
             if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
                 groups[m["name"], bool(m["local"])].append(rule)
-    for (name, local), rules in groups.items():
-        where = ", ".join(_destination(r) for r in rules)
-        verb = "drops" if type(rules[0].target) is Verdict else "rejects"
+    places: dict[tuple[str, bool], list[tuple[str, int, bool]]] = {
+        key: [(_destination(r), r.line, type(r.target) is Verdict) for r in rules] for key, rules in groups.items()}
+    for gone in nft_no_endpoints(c.table) if is_kube_proxy_table(c.table) else ():
+        place = (gone.destination, gone.line, gone.local)
+        places.setdefault((gone.name or "(a service)", gone.local), []).append(place)
+    for (name, local), found in places.items():
+        where = ", ".join(destination for destination, _, _ in found)
+        verb = "drops" if found[0][2] else "rejects"
         if local:
             text = (f"{name} has no local endpoints on this node (externalTrafficPolicy: Local): kube-proxy {verb} "
                     f"external traffic to {where} here; the load balancer's health check should keep it away")
         else:
             text = f"{name} has no endpoints: kube-proxy {verb} every new connection to {where}"
-        yield Finding(None, rules[0].line or None, text)
+        yield Finding(None, found[0][1] or None, text)
 
 
 def _destination(rule: Rule) -> str:
@@ -361,16 +490,20 @@ def observed_skew(service: Service) -> Iterator[Finding]:
 
 
 @register("session-affinity", "info", "service",
-          "ClientIP affinity (`recent --rcheck`), reported on the chain holding those rules")
+          "ClientIP affinity (`recent --rcheck`; nftables mode: `ip saddr @affinity-…`), reported on the chain "
+          "holding those rules")
 def session_affinity(c: ServiceCheck) -> Iterator[Finding]:
-    held = [m for m in c.walk.affinity.get(c.service.chain, ()) if not m.command.negated]
+    held = [m for m in c.walk.affinity.get(c.service.chain, ())
+            if not (m.command.negated if isinstance(m, Recent) else m.negated)]
     if not held:
         return
     seconds = [m.seconds for m in held if m.seconds is not None]
     timeout = f"{max(seconds)} s" if seconds else "no timeout"
+    clients = c.service.affinity_clients
+    remembered = f"; the affinity sets remember {clients} client{'s' * (clients != 1)}" if clients else ""
     yield Finding(c.service.chain, c.service.line,
                   f"{c.label} has ClientIP affinity ({timeout}): the shares are for new clients; a returning "
-                  "client keeps its endpoint until the entry expires")
+                  f"client keeps its endpoint until the entry expires{remembered}")
 
 
 def _endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
@@ -378,7 +511,9 @@ def _endpoint_thresholds(c: ServiceCheck) -> list[int | None] | None:
     for chain, rule in c.walk.endpoint_jumps:
         if chain != c.service.chain or affinity_check(rule) is not None:
             continue
-        statistic = [m for m in rule.matches if type(m) is not Comment]
+        if type(rule.target) is not Jump:  # nft: one numgen rule for all endpoints, not a cascade
+            return None
+        statistic = [m for m in rule.matches if not _passive(m)]
         if not statistic:
             thresholds.append(None)
         elif len(statistic) == 1 and type(statistic[0]) is StatisticRandom and not statistic[0].threshold.negated:
@@ -440,7 +575,7 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
         for chain in table.chains.values():
             for rule in chain.rules:
                 for m in rule.matches:
-                    if type(m) is UnknownMatch:
+                    if type(m) is UnknownMatch or (type(m) is OtherStatement and m.text != "continue"):
                         seen[m.text] += 1
                         first.setdefault(m.text, (chain.name, rule.line))
     for text, count in seen.items():
@@ -454,6 +589,8 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
           "the rules that choose endpoints are")
 def no_nat_table(ruleset: Ruleset) -> Iterator[Finding]:
     shown = [t.name for t in ruleset.tables if t.chains]
+    if any(is_kube_proxy_table(t) for t in ruleset.tables):
+        return  # nftables mode: kube-proxy's own table chooses the endpoints
     if shown and "nat" not in shown:
         tables = " and ".join(dict.fromkeys(shown))
         plural = "s" * (len(set(shown)) > 1)
@@ -528,10 +665,33 @@ def sections_disagree(ruleset: Ruleset) -> Iterator[Finding]:
     for note in ruleset.notes:
         if note.kind == "disagree":
             yield Finding(note.chain, note.line, note.text)
+@register("xt-match", "info", "input",
+          "an iptables-nft match that nft prints without its options (`xt match recent`, or nothing for a comment), "
+          "read by kube-proxy's convention (one per name)")
+def xt_match(ruleset: Ruleset) -> Iterator[Finding]:
+    seen: Counter[str] = Counter()
+    first: dict[str, tuple[str, int]] = {}
+    for _table, chain, rule in _rules(ruleset):
+        for m in rule.matches:
+            if type(m) is XtMatch and m.name != "statistic":
+                seen[m.name] += 1
+                first.setdefault(m.name, (chain.name, rule.line))
+    for name, count in seen.items():
+        rules = f"{count} rule{'s' * (count > 1)}"
+        if name in ("", "comment"):
+            text = (f"{rules} carry iptables-nft's comment match, which nft prints as nothing: service names and "
+                    "`->` comments are not in this printout (`iptables-save` shows them)")
+        elif name == "recent":
+            text = (f"{rules} carry `xt match recent`, iptables-nft's `recent` printed without its options: taken as "
+                    "kube-proxy's ClientIP affinity (`--rcheck` on a jump, which a new client fails; `--set` "
+                    "elsewhere); its timeout is not in this printout")
+        else:
+            text = f"{rules} carry `xt match {name}`, printed without its options: taken as matching"
+        yield Finding(first[name][0], first[name][1] or None, text)
 
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")
 def empty_input(ruleset: Ruleset) -> Iterator[Finding]:
-    if not any(t.chains for t in ruleset.tables):
+    if ruleset.selection is None and not any(t.chains for t in ruleset.tables):
         yield Finding(None, None, "the input holds no chains (iptables-save prints nothing on a node whose "
                                   "kube-proxy uses nftables): no services to analyze")

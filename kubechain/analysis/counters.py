@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..kube import FRONTEND_CHAINS, HASHED_PREFIXES, affinity_check, chain_hash, commented_address
-from ..model import Chain, Jump, Rule, Table, jumps_into
+from ..kube_nft import endpoint_address as named_endpoint
+from ..model import Chain, DnatMap, Jump, Rule, Table, VerdictMap, jumps_into
 from ..netfilter import rounded_range
 from .fit import Fit, goodness_of_fit, interval_fit
 from .walk import EndpointShare, Walk
 
-UNCOUNTED = ("some endpoint chains were printed without counters (-L without -v): print them all with -v -x, "
-             "or use iptables-save -c, for a fit")
+UNCOUNTED = ("not every endpoint has a counter of its own (a chain printed without counters: -L without -v; an "
+             "nft rule without a `counter` statement; or one numgen rule choosing all endpoints, whose counter is "
+             "their sum): list with -v -x, or use iptables-save -c, for a fit")
+#: the rules that choose among all endpoints at once: their counters are not per endpoint
+_BRANCHES = (VerdictMap, DnatMap)
 
 
 @dataclass(slots=True)
@@ -68,9 +72,11 @@ class TableCounters:
 
 def endpoint_address(share: EndpointShare[Fraction]) -> str | None:
     """From the DNAT; where the printout does not show it (the endpoint chain is not in it, or an
-    older iptables printed `[unsupported revision]`), from a jump's `->` comment."""
+    older iptables printed `[unsupported revision]`), from a jump's `->` comment or, in nftables
+    mode, from the chain's name (`endpoint-…__10.180.0.4/80`)."""
     if share.destination is None and (share.missing or share.dnat_rules):
-        return next((a for r in share.jump_rules if (a := commented_address(r))), None)
+        commented = next((a for r in share.jump_rules if (a := commented_address(r))), None)
+        return commented or (named_endpoint(share.chain) if share.missing else None)
     return share.destination
 
 
@@ -85,8 +91,8 @@ def endpoint_observed(share: EndpointShare[Fraction], chains: dict[str, Chain]) 
         printed_with_counters = chain is not None and any(r.counters is not None for r in chain.rules)
         return (0, True) if printed_with_counters else (None, False)
     readings = [r.counters for r in counted if r.counters is not None]
-    if len(readings) < len(counted):
-        return None, False
+    if len(readings) < len(counted) or any(type(r.target) in _BRANCHES for r in counted):
+        return None, False  # printed without counters; or an nft map whose counter is every endpoint's
     return sum(c.packets for c in readings), all(c.packets_exact for c in readings)
 
 
@@ -102,6 +108,8 @@ def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tu
     shared = any(table.jumps[s.chain] > len(s.jump_rules) for s in walk.endpoints.values())
     entered = table.entered(walk.start)
     if walk.affinity_seconds is not None or shared:
+        if any(type(r.target) in _BRANCHES for s in walk.endpoints.values() for r in s.jump_rules):
+            return fit_cells([None for _ in walk.endpoints], shares, Fraction(0), None, "dnat", uncounted=True)
         source = "jump-rules"
         cells: list[list[Reading] | None] = []
         for s in walk.endpoints.values():
@@ -117,9 +125,9 @@ def observed_fit(walk: Walk[Fraction], shares: list[Fraction], observed: list[tu
 
 
 def fit_cells(cells: list[list[Reading] | None], shares: list[Fraction], unassigned_probability: Fraction,
-              entered: int | None, source: str) -> Fit | None:
-    """Test the readings of each endpoint (None: printed without counters) against the shares."""
-    if all(c is None for c in cells):
+              entered: int | None, source: str, uncounted: bool = False) -> Fit | None:
+    """Test the readings of each endpoint (None: no counter of its own) against the shares."""
+    if all(c is None for c in cells) and not uncounted:
         return None
     counts = [sum(n for n, _ in c) if c is not None else 0 for c in cells]
     if any(c is None for c in cells):

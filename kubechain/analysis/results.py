@@ -31,7 +31,8 @@ class Endpoint:
     - `address`: `10.1.2.3:8080` or `[fd00::5]:8080`, from the DNAT, else from a `->` comment; None
       when neither is in the dump;
     - `share`: the exact probability that a new connection is sent here (a Fraction);
-    - `observed`: the DNAT rule's packet counter, i.e. new connections seen; None without counters;
+    - `observed`: the DNAT rule's packet counter, i.e. new connections seen; None without counters
+      (also when its DNAT rule has none, or is one numgen DNAT map for all endpoints);
     - `observed_exact`: False when that counter was printed with a K/M/G/T suffix (or is None);
     - `line`: the input line of its DNAT rule, else of the first rule jumping here;
     - `share_interval`: where the exact share would be too large to hold (the `precision-limit`
@@ -64,7 +65,8 @@ class Service:
     affinity timeout (None without affinity); `observed_total` the sum of the endpoints' counters
     (None when no endpoint was printed with counters); `fit` the counters tested against the exact
     shares (None without counters, or when all are 0), its p-values Holm-adjusted over every
-    service port of the analysis."""
+    service port of the analysis; `affinity_clients` how many clients the affinity sets remember
+    (nftables mode, where the printout lists them; else None)."""
 
     kube: ServicePort
     family: str
@@ -74,6 +76,7 @@ class Service:
     observed_total: int | None = None
     fit: Fit | None = None
     unassigned_interval: tuple[Fraction, Fraction] | None = None  # as Endpoint.share_interval
+    affinity_clients: int | None = None
 
     @property
     def exact(self) -> bool:

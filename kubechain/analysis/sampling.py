@@ -6,7 +6,9 @@ Kernel primitives, bit for bit (their one home is kubechain.netfilter):
   with t = lround(p · 2^31) (`!` inverts);
 - `statistic --mode nth --every N --packet P`: a per-rule counter starting at N−1−P; each packet
   that reaches the match advances it, wrapping N−1 → 0, and the packet matches on the wrap;
-- nftables `numgen random mod N`: bucket `(r · N) >> 32`.
+- nftables `numgen random mod N`: bucket `(r · N) >> 32` (the n-way branch of a numgen vmap or
+  DNAT map, Flow.branch); `numgen inc mod N`: the rule's counter, starting at N−1, each packet
+  taking the next value; `meta random [& M] OP V`: the comparison on a fresh u32.
 
 Because each draw is independent of which connections survived earlier rules, counting the
 matches among the M connections that reach a rule is exact: M fresh u32s are drawn (in chunks,
@@ -28,8 +30,17 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ..model import Rule, StatisticNth, StatisticRandom
-from ..netfilter import nth_initial, nth_matches, statistic_matches
+from ..model import MetaRandom, Numgen, NumgenMatch, Rule, StatisticNth, StatisticRandom
+from ..netfilter import (
+    nth_initial,
+    nth_matches,
+    numgen_bucket,
+    numgen_inc_buckets,
+    numgen_inc_initial,
+    random_compare_matches,
+    statistic_matches,
+)
+from ..selection import matches
 from .fit import Fit, goodness_of_fit, holm, wilson_interval
 from .results import Analysis, Service
 from .walk import Gate, Walk, endpoint_key, walk_chain
@@ -54,6 +65,30 @@ def count_random_matches(rng: U32Source, reaching: int, threshold: int, negated:
         hits += int(np.count_nonzero(statistic_matches(r, threshold)))
         left -= size
     return reaching - hits if negated else hits
+
+
+def count_buckets(rng: U32Source, reaching: int, modulus: int, chunk: int = CHUNK) -> list[int]:
+    """Draw one u32 per connection and count each bucket of `numgen random mod N`
+    (netfilter.numgen_bucket, the kernel's reciprocal_scale)."""
+    counts = np.zeros(modulus, dtype=np.int64)
+    left = reaching
+    while left:
+        size = min(left, chunk)
+        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32).astype(np.uint64)
+        counts += np.bincount(numgen_bucket(r, modulus).astype(np.int64), minlength=modulus)
+        left -= size
+    return [int(c) for c in counts]
+
+
+def count_compare_matches(rng: U32Source, reaching: int, m: MetaRandom, chunk: int = CHUNK) -> int:
+    """Draw one u32 per connection and count `meta random [& M] OP V` (netfilter.random_compare_matches)."""
+    hits, left = 0, reaching
+    while left:
+        size = min(left, chunk)
+        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+        hits += int(np.count_nonzero(random_compare_matches(r, m.op, m.value, m.mask)))
+        left -= size
+    return hits
 
 
 def service_rng(seed: int, chain: str) -> np.random.Generator:
@@ -85,12 +120,18 @@ class SampledFlow:
             if type(m) is StatisticRandom:
                 self.draws += reaching
                 reaching = count_random_matches(self.rng, reaching, m.threshold.value, m.threshold.negated)
-            else:
-                assert type(m) is StatisticNth
+            elif type(m) is StatisticNth:
                 key = (id(rule), i)
                 counter = self._nth.get(key, nth_initial(m.every.value, m.packet))
                 matched, self._nth[key] = nth_matches(counter, m.every.value, reaching)
                 reaching = reaching - matched if m.every.negated else matched
+            elif type(m) is MetaRandom:
+                self.draws += reaching
+                reaching = count_compare_matches(self.rng, reaching, m)
+            else:
+                assert type(m) is NumgenMatch
+                values = self._generate(reaching, (id(rule), i), m.numgen)
+                reaching = sum(n for k, n in enumerate(values) if m.holds(m.numgen.offset + k))
         if not gate.possible:
             return 0, mass
         return reaching, mass - reaching
@@ -100,6 +141,19 @@ class SampledFlow:
 
     def scale(self, _unit: int, _mass: int) -> int:
         raise TypeError("sampled counts are not linear: they are followed jump by jump, never scaled")
+
+    def branch(self, mass: int, rule: Rule, numgen: Numgen) -> list[int]:
+        """The connections per generated value: real u32 draws bucketed as the kernel does, or
+        the rule's own `inc` counter (one per rule, across the whole sample)."""
+        return self._generate(mass, (id(rule), -1), numgen)
+
+    def _generate(self, reaching: int, key: tuple[int, int], numgen: Numgen) -> list[int]:
+        if numgen.mode == "inc":
+            counter = self._nth.get(key, numgen_inc_initial(numgen.modulus))
+            counts, self._nth[key] = numgen_inc_buckets(counter, numgen.modulus, reaching)
+            return counts
+        self.draws += reaching
+        return count_buckets(self.rng, reaching, numgen.modulus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +197,7 @@ class Sample:
 
 def matches_filter(service: Service, text: str | None) -> bool:
     """`--service TEXT`: a substring of the service name (`ns/svc:port`) or of its chain name."""
-    return text is None or text in (service.name or "") or text in service.chain
+    return matches(service.name, service.chain, text)
 
 
 def sample(analysis: Analysis, connections: int, seed: int, service: str | None = None) -> Sample:

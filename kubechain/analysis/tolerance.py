@@ -11,13 +11,18 @@ _TOLERANCE = re.compile(r"\d+(\.\d*)?([eE][-+]?\d{1,2})?|\.\d+([eE][-+]?\d{1,2})
 
 def tolerance_from_text(text: str) -> Fraction:
     """`0.001`, `1e-3`, `1/1000` or `0.1%` → Fraction(1, 1000); ValueError when it is none of these,
-    negative, or outside 1e-30..1e30 (`1e-999999999` would otherwise build a billion-digit number).
+    a bare number of 1 or more (`5` would silently mean 500%: write `5%`), or outside 1e-30..1e30
+    (`1e-999999999` would otherwise build a billion-digit number).
     Exact, so a tolerance of 0.1% means 1/1000, not the float nearest to it."""
     cleaned = text.strip()
     number = cleaned.removesuffix("%")
     if not _TOLERANCE.fullmatch(number):
         raise ValueError(f"not a number such as 0.001, 1e-3, 1/1000 or 0.1%: {text!r}")
-    value = Fraction(number) * (Fraction(1, 100) if number != cleaned else 1)
+    percent = number != cleaned
+    value = Fraction(number) * (Fraction(1, 100) if percent else 1)
+    if not percent and "/" not in number and value >= 1:
+        raise ValueError(f"{text!r} would allow {float(value):.0%}; write a percentage ({text}%), a fraction "
+                         "(1/1000) or a value below 1 (0.001)")
     if value and not Fraction(1, 10**30) <= value <= 10**30:
         raise ValueError(f"a tolerance must lie between 1e-30 and 1e30: {text!r}")
     return value
@@ -32,6 +37,8 @@ def tolerance(value: Fraction | str | float | int | None) -> Fraction:
         return tolerance_from_text(value)
     if isinstance(value, bool) or not isinstance(value, (Fraction, int, float)):
         raise TypeError(f"a tolerance is a Fraction, a number or text such as '0.1%', not {type(value).__name__}")
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"a tolerance is a finite number, not {value!r}")
     found = Fraction(value)
     if found < 0:
         raise ValueError(f"a tolerance cannot be negative: {value!r}")

@@ -21,6 +21,12 @@ endpoint; ACCEPT, DROP, REJECT, MASQUERADE, SNAT and terminal extensions end it 
 LOG and other extensions let it continue. A jump to a chain the dump lacks keeps its share by
 name when it is a KUBE-SEP chain, and otherwise is assumed to return.
 
+nftables adds one kind of target, the n-way branch of `numgen … vmap { … }` and `dnat to numgen
+… map { … }`: the flow splits the mass into the generated values (Flow.branch), each entry's
+verdict takes its part, and a value without an entry goes on to the next rule, as in the kernel.
+An nft source address or source set (`ip saddr 10.0.0.0/8`, `ip saddr @affinity-…`) fails for the
+walk's client as `-s` and `recent --rcheck` do.
+
 Bounded work, whatever the rule set:
 - the walk keeps its own stack of chain frames, so a 600-deep chain of jumps needs no Python
   recursion;
@@ -44,23 +50,31 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar, Union
 
 from ..kube import ENDPOINT_PREFIX
 from ..model import (
+    Address,
     AddrType,
     Chain,
     Comment,
     ConnState,
     Dnat,
+    DnatMap,
     Jump,
     Masquerade,
     Match,
+    MetaRandom,
+    Numgen,
+    NumgenMatch,
     OtherTarget,
     Recent,
     Reject,
     Rule,
+    SetLookup,
     Snat,
     StatisticNth,
     StatisticRandom,
     Target,
     Verdict,
+    VerdictMap,
+    XtMatch,
 )
 from ..netfilter import TERMINAL_EXTENSIONS
 
@@ -77,6 +91,11 @@ class PrecisionLimit(ArithmeticError):
     """An exact value would outgrow PRECISION_LIMIT bits; raised before the arithmetic is done."""
 
 
+#: the matches that draw or count (the kernel evaluates them whether or not a later match fails)
+Statistic = Union[StatisticRandom, StatisticNth, MetaRandom, NumgenMatch]  # noqa: UP007
+STATISTICS = (StatisticRandom, StatisticNth, MetaRandom, NumgenMatch)
+
+
 class Gate(NamedTuple):
     """What a rule's matches decide for the walk's connection: the statistic matches the kernel
     evaluates, in order, and whether the rule can match at all (False: a deterministic match
@@ -84,9 +103,9 @@ class Gate(NamedTuple):
     still advance). `affinity` is the rule's `recent --rcheck` match, if it has one. (A tuple:
     one is made per rule the walk reaches.)"""
 
-    statistics: tuple[StatisticRandom | StatisticNth, ...] = ()
+    statistics: tuple[Statistic, ...] = ()
     possible: bool = True
-    affinity: Recent | None = None
+    affinity: Recent | SetLookup | None = None
 
 
 ALWAYS = Gate()
@@ -100,27 +119,40 @@ def rule_gate(rule: Rule) -> Gate:
     match, cost one comparison."""
     if rule.source is not None and (not rule.source.negated or not rule.source.value):
         return NEVER  # the client is in no range a rule names; `! -s 0.0.0.0/0` matches nobody
-    stats: tuple[StatisticRandom | StatisticNth, ...] = ()
-    affinity = None
+    stats: tuple[Statistic, ...] = ()
+    affinity: Recent | SetLookup | None = None
     for m in rule.matches:
         if type(m) is Comment:
             continue
-        if type(m) is StatisticRandom or type(m) is StatisticNth:
+        if isinstance(m, STATISTICS):
             stats += (m,)
-        elif type(m) is Recent:
-            if m.checks:
-                affinity = m
-            if m.command.negated != m.checks:  # a new client is in no list: checks fail, actions pass
+        elif isinstance(m, (Recent, SetLookup)):
+            check, fails = _remembered(m)
+            affinity = check or affinity
+            if fails:
                 return Gate(stats, False, affinity)
-        elif not _holds(m):
+        elif not _holds(m, rule):
             return Gate(stats, False, affinity)
     if not stats and affinity is None:
         return ALWAYS
     return Gate(stats, True, affinity)
 
 
-def _holds(m: Match) -> bool:
+def _remembered(m: Recent | SetLookup) -> tuple[Recent | SetLookup | None, bool]:
+    """(m when it is an affinity check, whether it fails): a new client is in no `recent` list and
+    no nft source set, so checks fail and actions (`--set`) pass."""
+    if isinstance(m, Recent):
+        return (m if m.checks else None), m.command.negated != m.checks
+    fails = m.source and not m.negated
+    return (m if fails else None), fails
+
+
+def _holds(m: Match, rule: Rule) -> bool:
     """Whether a deterministic match other than `recent` holds for the walk's new outside client."""
+    if type(m) is Address:  # nft `ip saddr X` as `-s X`; a destination is the service's
+        return not m.source or (m.value.negated and bool(m.value.value))
+    if type(m) is XtMatch:  # iptables-nft's `xt match recent`, printed without its options: kube-proxy's
+        return m.name != "recent" or type(rule.target) is not Jump  # --rcheck on jumps, --set on the DNAT
     if type(m) is AddrType:
         return m.src_type is None or (m.src_type.value == "LOCAL") == m.src_type.negated  # the client is not local
     if type(m) is ConnState:
@@ -168,6 +200,9 @@ class Flow(Protocol[M]):
     def scale(self, unit: M, mass: M) -> M:
         """What `mass` becomes where one unit became `unit` (linear flows only)."""
 
+    def branch(self, mass: M, rule: Rule, numgen: Numgen) -> list[M]:
+        """`mass` split over the values numgen generates: element k is value numgen.offset + k."""
+
 
 # --- exact and bounded masses ---------------------------------------------------------------------
 
@@ -211,6 +246,11 @@ class ExactFlow:
             return unit
         _guard(unit, mass)
         return unit * mass
+
+    def branch(self, mass: Fraction, _rule: Rule, numgen: Numgen) -> list[Fraction]:
+        """mass · P(value) for every value: reciprocal_scale's bucket sizes (random) or 1/N (inc)."""
+        _guard(mass, mass)
+        return [mass * numgen.probability(numgen.offset + k) for k in range(numgen.modulus)]
 
 
 EXACT = ExactFlow()
@@ -279,6 +319,9 @@ class BoundedFlow:
     def scale(self, unit: Interval, mass: Interval) -> Interval:
         return self._times(mass, unit.low, unit.high)
 
+    def branch(self, mass: Interval, _rule: Rule, numgen: Numgen) -> list[Interval]:
+        return [self._times(mass, p, p) for p in (numgen.probability(numgen.offset + k) for k in range(numgen.modulus))]
+
     @staticmethod
     def _times(mass: Interval, low: Fraction, high: Fraction) -> Interval:
         return Interval(_round(mass.low * low, False), _round(mass.high * high, True))
@@ -315,8 +358,8 @@ class Walk(Generic[M]):
     no_dnat: list[str] = field(default_factory=list)  # endpoint chains left without a DNAT
     #: (chain, rule) of every rule jumping into an endpoint chain, in the order the walk met them
     endpoint_jumps: list[tuple[str, Rule]] = field(default_factory=list)
-    #: chain → the `recent --rcheck` matches met there (ClientIP affinity)
-    affinity: dict[str, list[Recent]] = field(default_factory=dict)
+    #: chain → the `recent --rcheck` matches (nft: source set lookups) met there (ClientIP affinity)
+    affinity: dict[str, list[Recent | SetLookup]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.unassigned is None:
@@ -595,6 +638,85 @@ class _Walker(Generic[M]):
         return hit  # LOG, CONNMARK…: non-terminating, evaluation continues
 
 
+    def verdict_map(self, frame: Frame[M], rule: Rule, target: VerdictMap, hit: M) -> Outcome[M]:
+        """`numgen … vmap { K : VERDICT, … }`: each generated value's part takes its element's verdict
+        (registered in element order, like a chain of jumps); a value without an element goes on
+        to the next rule. A vmap keyed on the packet (`ip daddr . … vmap @service-ips`) dispatches
+        by destination, which the walk of one service does not choose: it is taken as no element."""
+        if type(target.key) is not Numgen:
+            return hit
+        numgen = target.key
+        parts = self.flow.branch(hit, rule, numgen)
+        stays, back = self.walk.zero, self.walk.zero
+        covered = set()
+        for value, verdict in target.branches():
+            k = value - numgen.offset
+            if frame.recorded and type(verdict) is Jump and verdict.chain.startswith(ENDPOINT_PREFIX):
+                self.endpoint(verdict.chain).jump_rules.append(rule)
+                self.walk.endpoint_jumps.append((frame.chain, rule))
+            if not 0 <= k < numgen.modulus or k in covered:
+                continue
+            covered.add(k)
+            if not parts[k]:
+                continue
+            if type(verdict) is Jump:
+                outcome = self.jump_now(frame, rule, verdict, parts[k])
+            else:
+                outcome = TARGETS.get(type(verdict), _continues)(self, frame, rule, verdict, parts[k])
+            if isinstance(outcome, tuple):
+                outcome, left = outcome
+                back = self.plus(back, left)
+            stays = self.plus(stays, outcome)
+        for k, part in enumerate(parts):
+            if k not in covered:  # no element: the rule does not match, the next rule sees it
+                stays = self.plus(stays, part)
+        return (stays, back) if back else stays
+
+    def jump_now(self, frame: Frame[M], rule: Rule, target: Jump, hit: M) -> Outcome[M]:
+        """A jump taken inside a branch: the callee runs to its end at once (walker.call), and its
+        transfer is folded into the frame."""
+        callee = target.chain
+        if callee not in self.chains:
+            return self.missing(frame, target, hit)
+        if callee in self.active:
+            self.walk.cycles.append((callee, rule.line))
+            frame.cyclic = True
+            frame.lost = self.plus(frame.lost, hit)
+            return self.walk.zero
+        inner = callee if callee.startswith(ENDPOINT_PREFIX) else frame.endpoint
+        if callee.startswith(ENDPOINT_PREFIX):
+            self.endpoint(callee)
+        done = self.call(callee, hit, inner)
+        for key, mass in done.endpoints.items():
+            self.credit(frame.endpoints, key, mass)
+        frame.lost = self.plus(frame.lost, done.lost)
+        return (self.walk.zero, done.back) if target.goto else done.back
+
+    def dnat_map(self, frame: Frame[M], rule: Rule, target: DnatMap, hit: M) -> Outcome[M]:
+        """`dnat to numgen … map { K : ADDRESS . PORT, … }`: each value's part ends at its element's
+        destination; a value without an element goes on to the next rule."""
+        numgen = target.key
+        parts = self.flow.branch(hit, rule, numgen)
+        stays = self.walk.zero
+        covered = set()
+        for value, destination in target.entries:
+            k = value - numgen.offset
+            key = endpoint_key(frame.chain, destination)
+            share = self.endpoint(key)
+            share.chain, share.destination = frame.chain, destination
+            if rule not in share.dnat_rules:
+                share.dnat_rules.append(rule)
+            if not 0 <= k < numgen.modulus or k in covered:
+                continue
+            covered.add(k)
+            if parts[k]:
+                self.credit(frame.endpoints, key, parts[k])
+        for k, part in enumerate(parts):
+            if k not in covered:
+                stays = self.plus(stays, part)
+        return stays
+
+
 def _continues(_walker: _Walker[Any], _frame: Frame[Any], _rule: Rule, _target: Any, hit: Any) -> Any:
     """No target, or MARK: evaluation continues with the next rule."""
     return hit
@@ -610,4 +732,6 @@ TARGETS: dict[type, Handler] = {
     Masquerade: _Walker.ends,
     Snat: _Walker.ends,
     OtherTarget: _Walker.other,
+    VerdictMap: _Walker.verdict_map,
+    DnatMap: _Walker.dnat_map,
 }

@@ -12,11 +12,12 @@ from ..model import Chain, Dnat, Masquerade, Snat, Table, table_family
 from ..netfilter import BUILTIN_CHAINS
 
 _TABLE_HEADER = re.compile(r"^\*\w", re.M)  # `*nat`: restore input or iptables-save
+_TABLE_WITH_HANDLE = re.compile(r"^table \S+ \S+ \{ # handle \d+$")  # `nft -a list ruleset`
 
 
 def detect_format(text: str, path: str | None = None) -> str:
     """`-L` listings start with 'Chain '; everything iptables-save / -S prints starts with
-    '*', ':', '-' or '['."""
+    '*', ':', '-' or '['; `nft list …` with 'table '; `nft -j list …` with '{"nftables"'."""
     for number, line in enumerate(io.StringIO(text), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -25,12 +26,17 @@ def detect_format(text: str, path: str | None = None) -> str:
             return "iptables-list"
         if stripped[0] in "*:-[" or stripped == "COMMIT":
             return "iptables-save"
-        hint = ("this looks like nftables output, which kubechain does not read yet"
-                if stripped.startswith(("table ", "flush ruleset")) else
-                "this is neither iptables -L nor iptables-save output")
+        if stripped.startswith("table ") and stripped.endswith("{") or _TABLE_WITH_HANDLE.match(stripped):
+            return "nft"
+        if stripped.startswith("{") and '"nftables"' in stripped[:40]:
+            return "nft-json"
+        hint = ("this is an nft command script (the input of `nft -f`), not the output of `nft list ruleset`"
+                if stripped.startswith(("flush ", "add ", "delete ", "table ")) else
+                "this is neither iptables -L, iptables-save nor nft list ruleset output")
         raise ParseError(hint, path=path, line=number, column=1, text=line.rstrip("\n"),
-                         expected="'Chain NAME (…)' (iptables -L) or '*table', ':CHAIN', '-A CHAIN' "
-                                  "(iptables-save, iptables -S)")
+                         expected="'Chain NAME (…)' (iptables -L), '*table', ':CHAIN', '-A CHAIN' "
+                                  "(iptables-save, iptables -S), 'table FAMILY NAME {' (nft list ruleset) "
+                                  "or '{\"nftables\": …' (nft -j list ruleset)")
     return "iptables-save"  # only blank lines and comments: what iptables-save prints on nft nodes
 
 
@@ -80,6 +86,8 @@ def is_partial(tables: tuple[Table, ...], fmt: str, text: str) -> bool:
     two: raw has PREROUTING and OUTPUT). Text with `*table` headers is restore input or
     iptables-save: whole tables, even when a hand-written one (kube-proxy's own restore data)
     declares no built-in chain."""
+    if fmt in ("nft", "nft-json"):  # `nft list chain`: one chain, no sets, in its table
+        return bool(tables) and all(len(t.chains) <= 1 and not t.sets for t in tables)
     if fmt != "iptables-list" and _TABLE_HEADER.search(text):
         return False
     return (all(len(t.chains) == 1 for t in tables)

@@ -10,12 +10,12 @@ from lark import Lark, Token, Transformer
 
 
 def grammar_text(name: str) -> str:
-    """The grammar beside this package's source when it runs from a checkout (grammars/ sits
-    beside kubechain/: the checkout's own grammars, whatever is installed), else the installed
-    package's copy (kubechain.grammars)."""
-    checkout = Path(__file__).resolve().parents[2] / "grammars" / f"{name}.lark"
-    if checkout.is_file():
-        return checkout.read_text(encoding="utf-8")
+    """The grammar beside the imported package when it is a checkout (grammars/ next to
+    kubechain/: an editable install of another worktree must not shadow this one's grammars),
+    else from the installed package."""
+    beside = Path(__file__).resolve().parents[2] / "grammars" / f"{name}.lark"
+    if beside.is_file():
+        return beside.read_text(encoding="utf-8")
     return files("kubechain.grammars").joinpath(f"{name}.lark").read_text(encoding="utf-8")
 
 

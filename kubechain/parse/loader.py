@@ -1,4 +1,5 @@
-"""Input text → Ruleset: decoding, normalising, dispatching to the format's parser, locating errors."""
+"""Input text → Ruleset: decoding, normalising, dispatching to the format's parser (a paste section
+by section), repairing edited text when asked, locating errors."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import IO
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -16,10 +18,11 @@ from ..model import Chain, InputNote, Rule, Ruleset, Table, table_family
 from .detect import detect_family, detect_format, group_tables, has_counters, is_partial
 from .grammar import lalr_parser
 from .listing import ListBuilder
+from .nft import NftBuilder
 from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sections
 from .save import SaveBuilder
 
-FORMATS = ("iptables-list", "iptables-save")
+FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
 
 _EXPECTED = {
     "CHAIN_HEADER": "a chain header 'Chain NAME (…)'",
@@ -31,16 +34,41 @@ _EXPECTED = {
     "POLICY": "'-P CHAIN POLICY'",
     "NEW_CHAIN": "'-N CHAIN'",
     "NOTE": "a '#' comment",
+    "TABLE_OPEN": "a table header 'table FAMILY NAME {'",
+    "TABLE_ATTR": "a table's comment or flags",
+    "OBJECT_OPEN": "an object header such as 'chain NAME {' or 'set NAME {'",
+    "BODY": "a line of the object's body (indented twice)",
+    "OBJECT_CLOSE": "'}' closing the object",
+    "TABLE_CLOSE": "'}' closing the table",
     "_BLANK": "an empty line",
     "$END": "the end of the input",
 }
 
 
-def loads(text: str, *, path: str | None = None, input_format: str | None = None, lenient: bool = False) -> Ruleset:
-    """Parse dump text (any supported format, auto-detected unless `input_format` is given). A paste
-    of several command outputs is read section by section (parse.paste); with `lenient`, what a
-    person or a web page added is repaired first, and rule lines that cannot be read are skipped
-    (each noted in `Ruleset.notes`)."""
+def loads(text: str, *, path: str | None = None, input_format: str | None = None,
+          service: str | None = None, lenient: bool = False) -> Ruleset:
+    """Parse dump text (any supported format, auto-detected unless `input_format` is given);
+    `service`: only the slice the service ports it selects need (kubechain.selection). A paste of
+    several command outputs is read section by section (parse.paste); with `lenient`, what a person
+    or a web page added is repaired first, and rule lines that cannot be read are skipped (each
+    noted in `Ruleset.notes`)."""
+    if not isinstance(text, str):
+        raise TypeError(f"loads() takes text (str), not {type(text).__name__}; load() reads files and bytes")
+    ruleset = _loads(text, path=path, input_format=input_format, lenient=lenient)
+    return ruleset if service is None else _select(ruleset, service)
+
+
+def _select(ruleset: Ruleset, service: str) -> Ruleset:
+    from ..errors import SelectionError
+    from ..selection import candidates, closest, select
+
+    sliced = select(ruleset, service)
+    if not any(t.chains for t in sliced.tables):
+        raise SelectionError(service, ruleset.path, closest(service, candidates(ruleset)))
+    return sliced
+
+
+def _loads(text: str, *, path: str | None, input_format: str | None, lenient: bool) -> Ruleset:
     if input_format is not None and input_format not in FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose one of {', '.join(FORMATS)}")
     text = normalise(text)
@@ -80,9 +108,15 @@ def _read(text: str, fmt: str, path: str | None, lenient: bool) -> Ruleset:
 
 def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table, ...]:
     try:
+        if fmt == "nft-json":
+            from .nft_json import read_json
+
+            return tuple(read_json(text))
         if fmt == "iptables-list":
             chains: list[Chain] = lalr_parser(fmt, ListBuilder, lenient).parse(text)  # type: ignore[assignment]
             return group_tables(chains)
+        if fmt == "nft":
+            return tuple(lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
         tables: list[Table] = lalr_parser(fmt, SaveBuilder, lenient).parse(text)  # type: ignore[assignment]
         return tuple(tables)
     except UnexpectedInput as err:
@@ -160,21 +194,42 @@ def _merge(into: list[Table], table: Table, family: str | None, notes: list[Inpu
     into[into.index(same)] = Table(same.name, chains, same.line)
 
 
-def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *,
-         input_format: str | None = None, lenient: bool = False) -> Ruleset:
-    """Parse a dump from a path, `-` (stdin) or an open file, text or binary."""
+def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: str | None = None,
+         service: str | None = None, progress: Progress | None = None, lenient: bool = False) -> Ruleset:
+    """Parse a dump from a path, `-` (stdin) or an open file, text or binary; `service` as for
+    :func:`loads`; `progress(phase, done, total)` is told the bytes read, then the lines parsed."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return loads(decode(sys.stdin.buffer.read(), "<stdin>"), path="<stdin>", input_format=input_format,
-                         lenient=lenient)
-        with open(path, "rb") as handle:
-            return loads(decode(handle.read(), path), path=path, input_format=input_format, lenient=lenient)
-    data = source.read()
+            data, path = read_all(sys.stdin.buffer, None, progress), "<stdin>"
+        else:
+            with open(path, "rb") as handle:
+                data = read_all(handle, os.fstat(handle.fileno()).st_size, progress)
+        return loads(decode(data, path), path=path, input_format=input_format, service=service, lenient=lenient)
+    if not hasattr(source, "read"):
+        raise TypeError(f"load() takes a path, '-' or an open file, not {type(source).__name__}")
+    raw = source.read()
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else None
-    text = decode(data, name) if isinstance(data, bytes) else data
-    return loads(text, path=name, input_format=input_format, lenient=lenient)
+    text = decode(raw, name) if isinstance(raw, bytes) else raw
+    return loads(text, path=name, input_format=input_format, service=service, lenient=lenient)
+
+
+#: (phase, done, total), as kubechain.load reports progress
+Progress = Callable[[str, int, int], None]
+CHUNK = 4 << 20
+
+
+def read_all(handle: IO[bytes], size: int | None, progress: Progress | None) -> bytes:
+    """The whole stream; in 4 MiB chunks with `progress("reading", bytes, size)` when asked."""
+    if progress is None or not size:
+        return handle.read()
+    chunks, done = [], 0
+    while chunk := handle.read(CHUNK):
+        chunks.append(chunk)
+        done += len(chunk)
+        progress("reading", done, size)
+    return b"".join(chunks)
 
 
 def decode(data: bytes, path: str | None) -> str:
@@ -189,7 +244,7 @@ def decode(data: bytes, path: str | None) -> str:
         shown = data[line_start: line_end if line_end >= 0 else len(data)].decode("utf-8", "replace")
         raise ParseError(f"byte 0x{data[err.start]:02x} is not UTF-8 text", path=path, line=line,
                          column=err.start - line_start + 1, text=shown,
-                         expected="the text output of iptables") from None
+                         expected="the text output of iptables or nft") from None
 
 
 def _refuse_nul(text: str, path: str | None) -> None:
@@ -227,6 +282,7 @@ def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> 
     else:
         expected_names = set(getattr(err, "expected", ()) or ())
     expected = " or ".join(sorted({_EXPECTED.get(n, n) for n in expected_names})) or "valid input"
-    what = "iptables -L listing" if fmt == "iptables-list" else "iptables-save / iptables -S dump"
+    what = {"iptables-list": "iptables -L listing", "nft": "nft list ruleset output"}.get(
+        fmt, "iptables-save / iptables -S dump")
     return ParseError(f"this line cannot continue the {what}", path=path, line=line, column=column,
                       text=shown, expected=expected)

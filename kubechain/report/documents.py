@@ -1,4 +1,5 @@
-"""Analysis → the `kubechain/analysis/v1` JSON document (schema in README.md; a contract)."""
+"""Analysis → the `kubechain/analysis/v1` JSON document, and an unusable input → the
+`kubechain/error/v1` document (schemas in README.md; contracts)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from ..analysis.sampling import Sample
 from .exact_text import decimal_text, fraction_text
 
 SCHEMA = "kubechain/analysis/v1"
+ERROR_SCHEMA = "kubechain/error/v1"
 
 
 def document(analysis: Analysis) -> dict[str, Any]:
+    """The `kubechain/analysis/v1` document of one analysis (README: JSON), as plain dicts and lists."""
     return {
         "schema": SCHEMA,
         "inputs": [{"path": analysis.path, "format": analysis.format, "family": analysis.family}],
@@ -33,7 +36,7 @@ def _service(s: Service) -> dict[str, Any]:
         "cluster_ip": s.cluster_ip,
         "port": s.port,
         "protocol": s.protocol,
-        "affinity": {"seconds": s.affinity_seconds} if s.affinity_seconds is not None else None,
+        "affinity": _affinity(s),
         "endpoints": [_endpoint(e) for e in s.endpoints],
         "unassigned_probability": fraction_text(s.unassigned) if s.exact else None,
         "unassigned_interval": _interval(s.unassigned_interval),
@@ -42,6 +45,16 @@ def _service(s: Service) -> dict[str, Any]:
         "observed_total": s.observed_total,
         "fit": fit_document(s.fit),
     }
+
+
+def _affinity(s: Service) -> dict[str, Any] | None:
+    """`{"seconds": N}`, and `"clients"` where the input lists the remembered clients (nft sets)."""
+    if s.affinity_seconds is None:
+        return None
+    found: dict[str, Any] = {"seconds": s.affinity_seconds}
+    if s.affinity_clients is not None:
+        found["clients"] = s.affinity_clients
+    return found
 
 
 def _endpoint(e: Endpoint) -> dict[str, Any]:
@@ -103,12 +116,35 @@ def sample_document(sample: Sample) -> dict[str, Any]:
     return doc
 
 
+def error_document(path: str | None, err: Exception) -> dict[str, Any]:
+    """`kubechain/error/v1`: an input that could not be analyzed. `error` is "unreadable" (the
+    file could not be read), "unparsable" (a ParseError: then `line`, `column`, `text` and
+    `expected` locate it; they are null otherwise) or "no-service" (`--service TEXT` matched
+    nothing: `text` is TEXT, and `closest` lists the names and chains most like it)."""
+    from ..errors import ParseError, SelectionError
+
+    if isinstance(err, ParseError):
+        return {"schema": ERROR_SCHEMA, "path": err.path or path, "error": "unparsable", "message": err.reason,
+                "line": err.line, "column": err.column, "text": err.text, "expected": err.expected}
+    if isinstance(err, SelectionError):
+        return {"schema": ERROR_SCHEMA, "path": err.path or path, "error": "no-service", "message": str(err),
+                "line": None, "column": None, "text": err.text, "expected": None, "closest": err.closest}
+    message = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    return {"schema": ERROR_SCHEMA, "path": path, "error": "unreadable", "message": message,
+            "line": None, "column": None, "text": None, "expected": None}
+
+
+def dumps_value(value: Any) -> str:
+    """A document (or a list of them) as the JSON kubechain prints: indented by 2, newline-terminated."""
+    return json.dumps(value, indent=2) + "\n"
+
+
 def sample_dumps(samples: list[Sample]) -> str:
     docs = [sample_document(s) for s in samples]
-    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n"
+    return dumps_value(docs[0] if len(docs) == 1 else docs)
 
 
 def dumps(analyses: list[Analysis]) -> str:
     """One document for one input; a JSON array of documents for several."""
     docs = [document(a) for a in analyses]
-    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n"
+    return dumps_value(docs[0] if len(docs) == 1 else docs)

@@ -41,12 +41,13 @@ def test_the_severities_readme_promises():
     change of every CI gate built on kubechain."""
     assert {code: c.severity for code, c in CODES.items()} == {
         "fall-through": "error", "no-dnat": "error", "missing-chain": "error", "jump-cycle": "error",
-        "orphan-chain": "warning", "unreachable-rule": "warning", "duplicate-endpoint": "warning",
+        "xt-opaque": "error", "orphan-chain": "warning", "unreachable-rule": "warning",
+        "numgen-modulus": "warning", "duplicate-endpoint": "warning",
         "comment-mismatch": "warning", "no-endpoints": "warning", "non-uniform": "warning",
         "observed-skew": "warning", "session-affinity": "info", "legacy-precision": "info",
-        "kernel-collision": "info", "precision-limit": "warning", "unknown-match": "info", "no-nat-table": "info",
-        "no-service-chains": "warning", "unsupported-revision": "warning", "input-repaired": "warning",
-        "sections-disagree": "warning", "empty-input": "info"}
+        "kernel-collision": "info", "precision-limit": "warning", "unknown-match": "info", "xt-match": "info",
+        "no-nat-table": "info", "no-service-chains": "warning", "unsupported-revision": "warning",
+        "input-repaired": "warning", "sections-disagree": "warning", "empty-input": "info"}
     assert CODES["missing-chain"].partial_severity == "info"
 
 

@@ -121,7 +121,7 @@ def test_no_counters_zero_counters_and_rounded_counters():
     assert rounded.vs_exact.consistent is False and rounded.vs_exact.p_range[1] < 1e-6
     exact = services(fixture("odd", "nft", "L-n-v-x"))["KUBE-SVC-UDPDNSAAAAAAAAAAA"].fit
     assert exact.vs_exact.p_value == 0.0  # 123456789 vs 123456 is no fair coin
-    text = CliRunner().invoke(main, ["analyze", str(fixture("odd", "nft", "L-n-v-x"))]).output
+    text = CliRunner().invoke(main, ["analyze", "-o", "wide", str(fixture("odd", "nft", "L-n-v-x"))]).output
     assert "10.244.0.3:53 got 99.9% of 123,580,245 new connections; the rules give 50.0% — NOT consistent" in text
 
 
@@ -149,7 +149,7 @@ def test_affinity_fits_the_first_choices_of_new_clients():
     assert svc.fit.counters == "jump-rules" and svc.fit.total == 1_090 and svc.fit.unassigned is None
     assert svc.fit.counts == (560, 530)
     assert svc.fit.vs_exact.p_value > 0.1
-    text = CliRunner().invoke(main, ["analyze", "-"], input=AFFINITY).output
+    text = CliRunner().invoke(main, ["analyze", "-o", "wide", "-"], input=AFFINITY).output
     assert "first choices of new clients" in text and "consistent with the rules" in text
 
 

@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import pytest
+
+import kubechain
+
 from support.kernel import Namespace, require_kernel
 from support.paths import FIXTURES
 from support.render_variants import without_timestamps
-
-import kubechain
 
 pytestmark = pytest.mark.kernel
 FIELD = FIXTURES / "field"

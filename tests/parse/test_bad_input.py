@@ -37,9 +37,10 @@ def test_parse_errors_name_line_column_and_expectation(text, line, column, expec
     assert f"dump.txt:{line}:{column}" in str(err)
 
 
-def test_nftables_text_is_recognised_and_refused_clearly():
-    with pytest.raises(ParseError, match="nftables"):
-        kubechain.loads("table ip kube-proxy {\n}\n")
+def test_an_nft_command_script_is_recognised_and_refused_clearly():
+    """`nft -f` input (kube-proxy's transactions) is not `nft list ruleset` output."""
+    with pytest.raises(ParseError, match="nft command script"):
+        kubechain.loads("add table ip kube-proxy { comment \"rules for kube-proxy\" ; }\n")
 
 
 def test_non_utf8_bytes_are_located(tmp_path):

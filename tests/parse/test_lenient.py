@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from support.documents import comparable
-from support.paths import fixture
 
 import kubechain
 from kubechain.cli import main
+
+from support.documents import comparable
+from support.paths import fixture
 
 
 def damaged_listing(text: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 sys.path.insert(0, str(SNAPSHOTS))
 
-from regenerate import COMMANDS, fixtures, outputs  # noqa: E402
+from regenerate import COMMANDS, fixtures, outputs, snapshot  # noqa: E402
 
 
 @pytest.mark.parametrize("fixture", fixtures())
@@ -21,5 +21,5 @@ def test_output_is_byte_identical_to_the_snapshot(fixture: str) -> None:
     for suffix in COMMANDS:
         status, text = got[suffix]
         assert status == 0
-        expected = (SNAPSHOTS / f"{fixture.removesuffix('.txt')}.{suffix}").read_text(encoding="utf-8")
+        expected = snapshot(fixture, suffix).read_text(encoding="utf-8")
         assert text == expected, f"{fixture}: {suffix} differs from its snapshot"

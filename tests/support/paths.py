@@ -25,3 +25,15 @@ def real_dumps() -> Path:
     """The published dumps with their independently computed expected.json: `../shared/real-dumps`
     beside the project, or the folder KUBECHAIN_REAL_DUMPS names."""
     return Path(os.environ.get("KUBECHAIN_REAL_DUMPS", ROOT.parent / "shared" / "real-dumps"))
+
+
+#: nft fixtures (fixtures/nft/README.md): rule sets in kube-proxy's nftables layout, each printed by
+#: nft 1.0.6 as these variants, and iptables rule sets loaded with iptables-nft and printed by nft
+NFT = FIXTURES / "nft"
+NFT_RULE_SETS = ("blog", "kube-proxy-overall", "kube-proxy-v1.29", "mixed", "ipv6")
+NFT_VARIANTS = ("list.txt", "list-a.txt", "list-n.txt", "list-s.txt", "table.txt", "json")
+NFT_IPTABLES_RULE_SETS = ("blog", "odd", "kube-proxy-overall", "ipv6")
+
+
+def nft_fixture(rule_set: str, variant: str) -> Path:
+    return NFT / f"{rule_set}.{variant}"

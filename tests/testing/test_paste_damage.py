@@ -8,18 +8,20 @@ import re
 
 from hypothesis import given, note
 from hypothesis import strategies as st
-from support.documents import comparable
 
 import kubechain
 from kubechain.testing import Dump, renderings
+
+from support.documents import comparable
 
 
 @st.composite
 def damaged(draw: st.DrawFn) -> tuple[Dump, str]:
     dump = draw(renderings().filter(lambda d: "chain" not in d.options and d.text.strip()))
     lines = dump.text.split("\n")
-    rules = [i for i, line in enumerate(lines) if line.strip() and not line.startswith(("Chain ", "*", ":", "#", "COMMIT"))
-             and "target" not in line]
+    headers = ("Chain ", "*", ":", "#", "COMMIT")
+    rules = [i for i, line in enumerate(lines)
+             if line.strip() and not line.startswith(headers) and "target" not in line]
     done = []
     if draw(st.booleans()) and rules:  # an author's note after a rule
         i = draw(st.sampled_from(rules))

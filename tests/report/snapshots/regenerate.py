@@ -16,7 +16,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).resolve().parent
 COMMANDS = {
-    "analyze.txt": ["analyze"],
+    "analyze.txt": ["analyze", "-o", "wide"],
     "analyze.json": ["analyze", "--format", "json"],
     "sample.json": ["sample", "--draws", "2000", "--seed", "7", "--format", "json"],
 }
@@ -40,7 +40,17 @@ def outputs(fixture: str) -> dict[str, tuple[int, str]]:
 
 
 def fixtures() -> list[str]:
-    return sorted(p.name for p in (ROOT / "fixtures").glob("*.txt"))
+    """Every printout in fixtures/ (iptables) and fixtures/nft/ (nft text and JSON, and iptables-nft
+    rules printed by nft), as paths relative to fixtures/."""
+    root = ROOT / "fixtures"
+    found = [*root.glob("*.txt"), *(root / "nft").glob("*.txt"), *(root / "nft").glob("*.json"),
+             *(root / "nft" / "iptables-nft").glob("*")]
+    return sorted(str(p.relative_to(root)) for p in found)
+
+
+def snapshot(fixture: str, suffix: str) -> Path:
+    """Where the output `suffix` of `fixture` is kept (nft fixtures in their own folders)."""
+    return OUT / f"{fixture.removesuffix('.txt')}.{suffix}"
 
 
 def main() -> None:
@@ -48,7 +58,8 @@ def main() -> None:
         for suffix, (status, text) in outputs(name).items():
             if status != 0:
                 sys.exit(f"{name} {suffix}: exit {status}")
-            (OUT / f"{name.removesuffix('.txt')}.{suffix}").write_text(text, encoding="utf-8")
+            snapshot(name, suffix).parent.mkdir(parents=True, exist_ok=True)
+            snapshot(name, suffix).write_text(text, encoding="utf-8")
     print(f"{len(fixtures())} fixtures, {len(COMMANDS)} outputs each, written to {OUT}")
 
 
