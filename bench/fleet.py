@@ -33,7 +33,7 @@ def one(mode: str, dumps: Path) -> dict[str, object]:
         from distributed import Client, LocalCluster
 
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         extra["cluster_start_seconds"] = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), time.process_time()

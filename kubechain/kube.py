@@ -315,19 +315,25 @@ class NoEndpointsRule:
     """A filter-table rule by which kube-proxy rejects (or, when `local`, drops) new connections
     because the service port `name` has no endpoints (no local endpoints) on this node."""
 
-    name: str
+    name: str | None  # None: a rule of the filter KUBE-SERVICES chain whose comment is not printed
     local: bool
     rule: Rule
 
 
-def no_endpoints_rules(table: Table) -> list[NoEndpointsRule]:
-    """kube-proxy's `… has no endpoints` REJECT and `… has no local endpoints` DROP rules."""
+def no_endpoints_rules(table: Table, uncommented: bool = False) -> list[NoEndpointsRule]:
+    """kube-proxy's `… has no endpoints` REJECT and `… has no local endpoints` DROP rules; with
+    `uncommented`, also the REJECTs of the filter table's KUBE-SERVICES chain (kube-proxy writes
+    nothing else there) whose comments the printout lacks, as nft prints iptables-nft rules."""
     found = []
     for chain in table.chains.values():
         for rule in chain.rules:
-            m = NO_ENDPOINTS_COMMENT.match(comment_of(rule) or "")
+            comment = comment_of(rule)
+            m = NO_ENDPOINTS_COMMENT.match(comment or "")
             if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
                 found.append(NoEndpointsRule(m["name"], bool(m["local"]), rule))
+            elif (uncommented and comment is None and chain.name == SERVICES_CHAIN and type(rule.target) is Reject
+                  and destination_of(rule) is not None):
+                found.append(NoEndpointsRule(None, False, rule))
     return found
 
 

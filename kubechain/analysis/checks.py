@@ -398,7 +398,7 @@ def comment_mismatch(c: ServiceCheck) -> Iterator[Finding]:
 def no_endpoints(c: TableCheck) -> Iterator[Finding]:
     groups: dict[tuple[str, bool], list[Rule]] = defaultdict(list)
     for rejection in no_endpoints_rules(c.table):
-        groups[rejection.name, rejection.local].append(rejection.rule)
+        groups[rejection.name or "", rejection.local].append(rejection.rule)
     places: dict[tuple[str, bool], list[tuple[str, int, bool]]] = {
         key: [(_destination(r), r.line, type(r.target) is Verdict) for r in rules] for key, rules in groups.items()}
     for gone in nft_no_endpoints(c.table) if is_kube_proxy_table(c.table) else ():

@@ -21,9 +21,10 @@ What is compared, per service port:
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar, cast
@@ -145,7 +146,7 @@ class FleetBuilder:
     in which digests arrive)."""
 
     def __init__(self, nodes: Iterable[str]) -> None:
-        self.names = sorted(nodes)
+        self.names = sorted(nodes, key=natural)
         self.index = {name: i for i, name in enumerate(self.names)}
         self.summaries: dict[int, FleetNode] = {}
         self.shown: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -237,13 +238,7 @@ class FleetBuilder:
         if not chains and not port.rejected:
             return None, None  # only local chains on every node (internalTrafficPolicy: Local)
         state = self._cluster_states(port)
-        majority, tie = _majority(state)
-        for i, s in list(state.items()):
-            if s == _ABSENT:
-                if majority == NO_ENDPOINTS:
-                    del state[i]  # no rules in its nat table, filter table not shown: agrees
-                else:
-                    state[i] = MISSING
+        majority, tie = _settle(state)
         groups: dict[object, list[int]] = defaultdict(list)
         for i in sorted(state):
             groups[state[i]].append(i)
@@ -253,7 +248,10 @@ class FleetBuilder:
         base = len(groups.get(majority, ()))
         before = len(found)
         for s, nodes in ordered_groups[1:]:
-            found.append(_cluster_finding(label, self._names(nodes), s, majority, base, total, tie))
+            if isinstance(s, Distribution) and isinstance(majority, Distribution) and s.addresses == majority.addresses:
+                found.extend(self._share_findings(label, s, nodes, groups))
+            else:
+                found.append(_cluster_finding(label, self._names(nodes), s, majority, base, total, tie))
         comparison = _comparison(port, "cluster", variants, len(found) == before)
         return comparison, majority if isinstance(majority, Distribution) else None
 
@@ -271,11 +269,39 @@ class FleetBuilder:
                 state[i] = MISSING if i in self.shown[(port.family, SHOWS_NO_ENDPOINTS)] else _ABSENT
         return state
 
+    def _share_findings(self, label: str, dist: Distribution, nodes: list[int],
+                        groups: Mapping[object, list[int]]) -> Iterator[FleetFinding]:
+        """Same endpoints as the majority, other exact shares: compared with the nodes of the same
+        proxy mode only, since iptables' cascade and nftables' numgen buckets quantise 1/n
+        differently (by up to about 1e-9, relative) when nothing is wrong."""
+        by_mode: dict[str | None, list[int]] = defaultdict(list)
+        for i in nodes:
+            by_mode[self._mode(i)].append(i)
+        for mode, members in by_mode.items():
+            peers: dict[Distribution, list[int]] = defaultdict(list)
+            for other, holders in groups.items():
+                if isinstance(other, Distribution) and other.addresses == dist.addresses:
+                    for j in holders:
+                        if self._mode(j) == mode:
+                            peers[other].append(j)
+            reference, tie = _majority({j: d for d, holders in peers.items() for j in holders})
+            if reference == dist:
+                continue  # what every node of its mode does
+            names = self._names(members)
+            those = f"{len(peers[reference])} of {sum(map(len, peers.values()))} nodes in {mode} mode"
+            yield finding("probability-mismatch", label, names,
+                          f"{label}: {_who(names)} {_verb(names, 'gives', 'give')} the same {len(dist.endpoints)} "
+                          f"endpoints other shares than {those}{' (a tie)' if tie else ''}: "
+                          f"{_share_difference(_shares(dist), _shares(reference))}")
+
+    def _mode(self, i: int) -> str | None:
+        return self.summaries[i].mode
+
     def _local(self, port: _Port, kind: str, label: str, reference: Distribution | None,
                found: list[FleetFinding]) -> ServiceComparison:
         chains = port.chains[kind]
         before = len(found)
-        by_count: dict[int, dict[Profile, list[int]]] = defaultdict(lambda: defaultdict(list))
+        by_count: dict[tuple[int, str | None], dict[Profile, list[int]]] = defaultdict(lambda: defaultdict(list))
         for dist, nodes in chains.items():
             if reference is not None and not dist.addresses <= reference.addresses:
                 strays = sorted(dist.addresses - reference.addresses)
@@ -283,8 +309,9 @@ class FleetBuilder:
                                      f"{label}: the {_chain_text(kind)} of {_who(self._names(sorted(nodes)))} sends "
                                      f"new connections to {_list(strays)}, not among the service's "
                                      f"{len(reference.endpoints)} endpoints"))
-            by_count[len(dist.endpoints)][dist.profile].extend(nodes)
-        for count, profiles in by_count.items():
+            for i in nodes:  # shares compare within a proxy mode (see _share_findings)
+                by_count[len(dist.endpoints), self._mode(i)][dist.profile].append(i)
+        for (count, mode), profiles in by_count.items():
             if len(profiles) < 2:
                 continue
             winner, tie = _majority({i: p for p, nodes in profiles.items() for i in nodes})
@@ -294,7 +321,8 @@ class FleetBuilder:
                     found.append(finding(
                         "probability-mismatch", label, names,
                         f"{label}: the {_chain_text(kind)} of {_who(names)} gives its {count} endpoints other "
-                        f"shares than {len(profiles[winner])} other nodes with {count}{' (a tie)' if tie else ''}: "
+                        f"shares than {len(profiles[winner])} other nodes in {mode} mode with {count}"
+                        f"{' (a tie)' if tie else ''}: "
                         f"{_share_difference(profile[0], winner[0])}"))
         groups = sorted(chains.items(), key=lambda g: (-len(g[1]), min(g[1])))
         variants = tuple(Variant(self._names(sorted(nodes)), ENDPOINTS, dist) for dist, nodes in groups)
@@ -333,6 +361,11 @@ class FleetBuilder:
         return found
 
 
+def natural(name: str) -> tuple[tuple[int, int | str], ...]:
+    """node-2 before node-10: digits compare as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name))
+
+
 def _key(entry: ServicePortDigest) -> Key:
     if entry.name:
         return entry.family, "name", entry.name
@@ -344,6 +377,28 @@ def _key(entry: ServicePortDigest) -> Key:
 def _comparison(port: _Port, kind: str, variants: tuple[Variant, ...], consistent: bool) -> ServiceComparison:
     e = port.shown_by[1]
     return ServiceComparison(port.family, e.name, e.cluster_ip, e.port, e.protocol, kind, variants, consistent)
+
+
+def _settle(state: dict[int, object]) -> tuple[object, bool]:
+    """The cluster chain's majority, and each node's state settled against it (in place): a
+    one-chain printout without comments (addresses unknown) does not vote and takes the
+    majority's state where it could be it; a nat table shown without its filter table (_ABSENT)
+    agrees with no-endpoints, and is missing otherwise."""
+    unshown: dict[int, Distribution] = {}
+    for i, known in list(state.items()):
+        if isinstance(known, Distribution) and not known.complete:
+            unshown[i] = known
+            del state[i]
+    majority, tie = _majority(state) if state else (next(iter(unshown.values())), False)
+    for i, partly in unshown.items():
+        state[i] = majority if isinstance(majority, Distribution) and partly.agrees_with(majority) else partly
+    for i, st in list(state.items()):
+        if st == _ABSENT:
+            if majority == NO_ENDPOINTS:
+                del state[i]  # no rules in its nat table, filter table not shown: agrees
+            else:
+                state[i] = MISSING
+    return majority, tie
 
 
 def _majority(state: Mapping[int, S]) -> tuple[S, bool]:
@@ -416,7 +471,7 @@ def _share_difference(mine: tuple[Fraction, ...], theirs: tuple[Fraction, ...]) 
     worst = max(range(len(mine)), key=lambda k: abs(mine[k] - theirs[k]) / theirs[k] if theirs[k] else 0)
     a, b = mine[worst], theirs[worst]
     rel = float(abs(a - b) / b) if b else float("inf")
-    return f"{float(a):.7%} instead of {float(b):.7%} at worst (relative {rel:.1e})"
+    return f"{float(a) * 100:.10f}% instead of {float(b) * 100:.10f}% at worst (relative {rel:.1e})"
 
 
 def _label(name: str | None, ip: str | None, port: int | None, protocol: str | None) -> str:

@@ -46,19 +46,30 @@ SHOWS_NO_ENDPOINTS = "no-endpoints"  # every no-endpoints rejection: the whole f
 KINDS = ("cluster", "local", "external")
 
 
+#: how a Distribution names an endpoint whose chain a one-chain printout does not show (no address)
+UNSHOWN = "?"
+
+
 @dataclass(frozen=True, slots=True)
 class Distribution:
     """Where one chain sends a new connection: each endpoint with its exact share, sorted by
     address (shares of one address summed: two chains DNATing to it are one destination), and the
-    share that leaves without reaching any endpoint. An endpoint whose address the dump does not
-    give is named `(CHAIN: no address)`."""
+    share that leaves without reaching any endpoint. An endpoint chain without an address (no DNAT,
+    no `->` comment) is named `(CHAIN: no address)`; one that a one-chain printout does not show,
+    so that its address is unknown rather than absent, `?CHAIN`."""
 
     endpoints: tuple[tuple[str, Fraction], ...]
     unassigned: Fraction
 
     @property
     def addresses(self) -> frozenset[str]:
-        return frozenset(address for address, _ in self.endpoints)
+        """The endpoints' addresses, the unknown ones (`?CHAIN`) left out."""
+        return frozenset(address for address, _ in self.endpoints if not address.startswith(UNSHOWN))
+
+    @property
+    def complete(self) -> bool:
+        """Every endpoint's address is known."""
+        return not any(address.startswith(UNSHOWN) for address, _ in self.endpoints)
 
     @property
     def profile(self) -> tuple[tuple[Fraction, ...], Fraction]:
@@ -66,12 +77,39 @@ class Distribution:
         kube-proxies agree on when each node's chain holds its own local endpoints."""
         return tuple(sorted(share for _, share in self.endpoints)), self.unassigned
 
+    def agrees_with(self, other: Distribution) -> bool:
+        """Could be `other`, with some addresses unknown: the same shares where both know the
+        address, and the unknown ones' shares are the rest of `other`'s."""
+        if len(self.endpoints) != len(other.endpoints) or self.unassigned != other.unassigned:
+            return False
+        theirs = dict(other.endpoints)
+        rest = dict(theirs)
+        for address, share in self.endpoints:
+            if not address.startswith(UNSHOWN):
+                if theirs.get(address) != share:
+                    return False
+                del rest[address]
+        unknown = sorted(share for address, share in self.endpoints if address.startswith(UNSHOWN))
+        return unknown == sorted(rest.values())
+
     @classmethod
-    def of(cls, service: Service) -> Distribution:
+    def of(cls, service: Service, shared: dict[Fraction, Fraction] | None = None) -> Distribution:
+        """`service`'s distribution; `shared` hands out one object per distinct share, so that a
+        pickled digest writes each of a node's few distinct shares once."""
         shares: dict[str, Fraction] = defaultdict(Fraction)
+        chains = service.kube.table.chains
         for e in service.endpoints:
-            shares[e.address if e.address is not None else f"({e.chain}: no address)"] += e.share
-        return cls(tuple(sorted(shares.items())), service.unassigned)
+            if e.address is not None:
+                label = e.address
+            elif e.chain not in chains:
+                label = f"{UNSHOWN}{e.chain}"
+            else:
+                label = f"({e.chain}: no address)"
+            shares[label] += e.share
+        if shared is None:
+            return cls(tuple(sorted(shares.items())), service.unassigned)
+        return cls(tuple((a, shared.setdefault(f, f)) for a, f in sorted(shares.items())),
+                   shared.setdefault(service.unassigned, service.unassigned))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +194,11 @@ def digest(ruleset: Ruleset, analysis: Analysis, node: str, path: str) -> NodeDi
     for service in analysis.services:
         ports[service.family, _group(service.chain)].append(service)
     entries: dict[tuple[str, ...], ServicePortDigest] = {}
+    shared: dict[Fraction, Fraction] = {}
     for (family, group), chains in ports.items():
         if not ruleset.partial and not any(s.frontends for s in chains):
             continue  # nothing sends traffic here (the node's orphan-chain diagnostic says so)
-        entry = _entry(family, group, chains)
+        entry = _entry(family, group, chains, shared)
         _keep(entries, entry)
     for table in ruleset.tables:
         family = table_family(table) or ruleset.family
@@ -184,8 +223,8 @@ def _group(chain: str) -> str:
     return parsed.base if parsed is not None else chain
 
 
-def _entry(family: str, group: str, chains: list[Service]) -> ServicePortDigest:
-    by_kind = {s.kind: Distribution.of(s) for s in chains}
+def _entry(family: str, group: str, chains: list[Service], shared: dict[Fraction, Fraction]) -> ServicePortDigest:
+    by_kind = {s.kind: Distribution.of(s, shared) for s in chains}
     first = chains[0]
     name = next((s.name for s in chains if s.name), None)
     affinity = next((s.affinity_seconds for s in chains if s.affinity_seconds is not None), None)
@@ -196,7 +235,7 @@ def _entry(family: str, group: str, chains: list[Service]) -> ServicePortDigest:
 def _rejected(table: Table, family: str) -> Iterable[ServicePortDigest]:
     """The service ports the filter table rejects for having no endpoints at all (a missing
     *local* endpoint is per node and expected)."""
-    for found in no_endpoints_rules(table):
+    for found in no_endpoints_rules(table, uncommented=True):
         rule = found.rule
         destination = destination_of(rule)
         if found.local or destination is None or destination.negated:

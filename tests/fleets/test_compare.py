@@ -94,7 +94,19 @@ def test_probability_mismatch_needs_the_same_endpoints():
     skewed = Distribution((("10.244.1.1:80", Fraction(3, 4)), ("10.244.1.2:80", Fraction(1, 4))), Fraction(0))
     fleet = compare([node("a", port()), node("b", port()), node("c", port(cluster=skewed))])
     assert codes(fleet) == [("probability-mismatch", "ns/web:http", ("c",))]
-    assert "75.0000000% instead of 50.0000000%" in fleet.findings[0].message
+    assert "than 2 of 3 nodes in iptables mode: 75.0000000000% instead of 50.0000000000%" in fleet.findings[0].message
+
+
+def test_shares_compare_within_a_proxy_mode():
+    """numgen buckets and the statistic cascade round 1/n differently: not a probability-mismatch
+    between modes (mode-mismatch says the rest), but one inside a mode."""
+    near = Distribution((("10.244.1.1:80", Fraction(2**31 + 1, 2**32)), ("10.244.1.2:80", Fraction(2**31 - 1, 2**32))),
+                        Fraction(0))
+    skewed = Distribution((("10.244.1.1:80", Fraction(3, 4)), ("10.244.1.2:80", Fraction(1, 4))), Fraction(0))
+    fleet = compare([node("a", port()), node("b", port()), node("c", port(cluster=near), mode="nftables"),
+                     node("d", port(cluster=near), mode="nftables"), node("e", port(cluster=skewed), mode="nftables")])
+    assert codes(fleet) == [("mode-mismatch", None, ("a", "b")), ("probability-mismatch", "ns/web:http", ("e",))]
+    assert "than 2 of 3 nodes in nftables mode" in fleet.findings[-1].message
 
 
 def test_local_chains_are_checked_against_the_cluster_wide_set_and_equal_counts():
@@ -138,3 +150,14 @@ def test_a_missing_digest_is_an_error():
     builder.add(node("a", port()))
     with pytest.raises(ValueError, match="no digest for b"):
         builder.result()
+
+
+def test_a_one_chain_printout_without_addresses_agrees_with_the_addresses_it_could_have():
+    """`-L KUBE-SVC-…` of a node whose kube-proxy drops comments shows shares, not addresses."""
+    unshown = Distribution((("?KUBE-SEP-A", HALF), ("?KUBE-SEP-B", HALF)), Fraction(0))
+    other = Distribution((("?KUBE-SEP-A", Fraction(3, 4)), ("?KUBE-SEP-B", Fraction(1, 4))), Fraction(0))
+    fleet = compare([node("a", port()), node("b", port()), node("c", port(cluster=unshown), shown=frozenset()),
+                     node("d", port(cluster=other), shown=frozenset())])
+    assert codes(fleet) == [("stale-endpoints", "ns/web:http", ("d",))]
+    (web,) = fleet.services
+    assert web.variants[0].nodes == ("a", "b", "c")

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 from click.testing import CliRunner
 
 from kubechain.cli import main
-from kubechain.fleets import Progress
-from kubechain.report.progress import ProgressBar
+from kubechain.fleets import FleetProgress
 
 from support.fleet import EXPECTED, FLEET, NODES
 
@@ -23,11 +21,11 @@ def test_text_report_has_nodes_then_findings_then_variants():
     result = run(str(FLEET), "--jobs", "1")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.startswith("fleet: 9 nodes (1 unreadable), 7 service ports, NOT consistent\n")
-    nodes, findings, variants = out.index("  node-1  iptables-save"), out.index("Findings"), out.index("Inconsistent")
+    assert out.startswith("fleet: 11 nodes (1 unreadable), 7 service ports, NOT consistent\n")
+    nodes, findings, variants = out.index("  node-1   iptables-save"), out.index("Findings"), out.index("Inconsistent")
     assert nodes < findings < variants
     assert "variant 2 (1 node: node-5): no rules" in out
-    assert "  majority (6 nodes: node-1, node-2, node-3, node-5, node-7, node-9): 3 endpoints" in out
+    assert "  majority (8 nodes: node-1, node-2, node-3, node-5, node-7, node-9, node-10, node-11): 3 endpoints" in out
 
 
 def test_json_document_follows_the_schema():
@@ -43,7 +41,7 @@ def test_json_document_follows_the_schema():
                      "diagnostics": {"no-endpoints": 1}, "error": None}
     frontend = next(s for s in doc["services"] if s["name"] == "shop/frontend:http" and s["kind"] == "cluster")
     assert {k: frontend[k] for k in ("cluster_ip", "port", "protocol", "consistent", "nodes", "family")} == {
-        "cluster_ip": "10.96.10.10", "port": 80, "protocol": "tcp", "consistent": False, "nodes": 8, "family": "ipv4"}
+        "cluster_ip": "10.96.10.10", "port": 80, "protocol": "tcp", "consistent": False, "nodes": 10, "family": "ipv4"}
     stale = next(v for v in frontend["variants"] if v["nodes"] == ["node-4"])
     assert stale == {"nodes": ["node-4"], "state": "endpoints", "unassigned": "0",
                      "endpoints": [{"address": "10.244.1.10:8080", "probability": "1/2"},
@@ -73,9 +71,17 @@ def test_a_path_that_does_not_exist_is_exit_2():
     assert "no such file or directory" in result.output
 
 
-def test_progress_bar_counts_done_failed_and_rate():
-    stream = io.StringIO()
-    bar = ProgressBar(stream)
-    bar(Progress(3, 1, 10, 1.5))
-    bar.close()
-    assert stream.getvalue() == "\r[#########.....................] 3/10 nodes, 1 failed, 2.0 nodes/s \n"
+def test_progress_reports_done_failed_and_rate():
+    seen: list[FleetProgress] = []
+    import kubechain
+    kubechain.fleet(FLEET, jobs=1, progress=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(i, 11) for i in range(1, 12)]
+    assert seen[-1].failed == 1 and seen[-1].rate > 0
+
+
+def test_quiet_prints_the_findings_only_and_yaml_is_the_document():
+    quiet = run(str(FLEET), "--quiet", "--jobs", "1")
+    assert quiet.output.startswith("Findings (most severe first):\n  error   unreadable-node")
+    import yaml
+    doc = yaml.safe_load(run(str(FLEET), "-o", "yaml", "--jobs", "1").output)
+    assert doc == json.loads(run(str(FLEET), "-o", "json", "--jobs", "1").output)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import tarfile
+from fractions import Fraction
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_the_stale_node_lacks_the_endpoint_its_kube_proxy_missed(fleet):
     assert "lacking 10.244.3.10:8080" in stale.message
     frontend = next(s for s in fleet.services if s.name == "shop/frontend:http" and s.kind == "cluster")
     majority, *others = frontend.variants
-    assert majority.nodes == ("node-1", "node-2", "node-3", "node-5", "node-7", "node-9")
+    assert majority.nodes == ("node-1", "node-2", "node-3", "node-5", "node-7", "node-9", "node-10", "node-11")
     assert majority.distribution is not None
     assert [a for a, _ in majority.distribution.endpoints] == ["10.244.1.10:8080", "10.244.2.10:8080",
                                                               "10.244.3.10:8080"]
@@ -40,11 +41,13 @@ def test_the_stale_node_lacks_the_endpoint_its_kube_proxy_missed(fleet):
 
 
 def test_a_printout_without_a_filter_table_says_nothing_of_a_service_without_endpoints(fleet):
-    """shop/empty:http has no endpoints: only printouts of the filter table show it; the nat-only
-    ones (node-2, -4, -5, -7) are not counted, and nobody is missing it."""
+    """shop/empty:http has no endpoints: only printouts of the filter table show it (node-11's
+    through nft, without its comment; node-10's in nftables mode's own map); the nat-only ones
+    (node-2, -4, -5, -7) are not counted, and nobody is missing it."""
     (empty,) = [s for s in fleet.services if s.name == "shop/empty:http"]
     assert empty.consistent
-    assert [(v.nodes, v.state) for v in empty.variants] == [(("node-1", "node-3", "node-6"), "no-endpoints")]
+    assert [(v.nodes, v.state) for v in empty.variants] == [
+        (("node-1", "node-3", "node-6", "node-10", "node-11"), "no-endpoints")]
 
 
 def test_local_endpoint_chains_differ_per_node_legitimately(fleet):
@@ -56,7 +59,19 @@ def test_local_endpoint_chains_differ_per_node_legitimately(fleet):
         ("node-1",): ["10.244.1.20:8080"], ("node-2",): ["10.244.2.20:8080", "10.244.2.21:8080"],
         ("node-3",): ["10.244.3.20:8080"]}
     empty = [v for v in external.variants if not v.distribution.endpoints]
-    assert [v.nodes for v in empty] == [("node-4", "node-5", "node-6", "node-7")]
+    assert [v.nodes for v in empty] == [("node-4", "node-5", "node-6", "node-7", "node-10", "node-11")]
+
+
+def test_a_node_in_nftables_mode_differs_only_in_its_mode_and_numgen_rounding(fleet):
+    """node-10 runs kube-proxy in nftables mode: numgen's buckets give 5 endpoints other exact
+    shares than the iptables cascade (within 1e-9), its own rounding, not a finding."""
+    catalog = next(s for s in fleet.services if s.name == "shop/catalog:grpc" and s.kind == "cluster")
+    (nft,) = [v for v in catalog.variants if "node-10" in v.nodes]
+    assert nft.nodes == ("node-10",)
+    # the kernel's (r·5) >> 32: bucket k gets ceil((k+1)·2^32/5) − ceil(k·2^32/5) of 2^32 draws
+    buckets = [Fraction(-(-(k + 1) * 2**32 // 5) - -(-k * 2**32 // 5), 2**32) for k in range(5)]
+    assert [p for _, p in nft.distribution.endpoints] == buckets  # endpoints sort by address, as the vmap
+    assert not [f for f in fleet.findings if "node-10" in f.nodes and f.code not in ("mode-mismatch", "no-endpoints")]
 
 
 def test_unreadable_node_keeps_its_error(fleet):
