@@ -6,8 +6,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from click.testing import CliRunner
 
 import kubechain
+from kubechain.cli import main
 
 from support.paths import fixture
 
@@ -67,3 +69,14 @@ def test_exactly_one_source_of_pods():
         kubechain.simulate(replicas="2:3", dump=dump, service="namespace/example-service:http")
     with pytest.raises(ValueError, match="exactly one"):
         kubechain.simulate()
+
+
+def test_client_ip_affinity_is_said_not_hidden():
+    """A gateway is one client: with ClientIP affinity kube-proxy sends all its connections to one
+    pod, which the connection shares do not model; the result says so."""
+    dump = kubechain.load(fixture("ipv6", "nft", "save"))
+    sim = kubechain.simulate(dump=dump, service="v6/web:https", runs=1, duration_s=60, l7=())
+    assert any("ClientIP session affinity (10800 s)" in note for note in sim.notes)
+    result = CliRunner().invoke(main, ["simulate", str(fixture("ipv6", "nft", "save")), "--service", "v6/web:https",
+                                       "--runs", "1", "--duration", "1m", "--l7", "none"])
+    assert "note: v6/web:https has ClientIP session affinity" in result.output
