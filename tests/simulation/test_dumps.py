@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import kubechain
 from kubechain.cli import main
 
-from support.paths import fixture
+from support.paths import FIXTURES, fixture
 
 
 def test_a_skewed_dumps_long_run_request_shares_are_its_exact_connection_probabilities():
@@ -80,3 +80,19 @@ def test_client_ip_affinity_is_said_not_hidden():
     result = CliRunner().invoke(main, ["simulate", str(fixture("ipv6", "nft", "save")), "--service", "v6/web:https",
                                        "--runs", "1", "--duration", "1m", "--l7", "none"])
     assert "note: v6/web:https has ClientIP session affinity" in result.output
+
+
+def test_nftables_dumps_give_the_same_pods():
+    """The before dump from iptables-save, the after dump from `nft list ruleset`: pods are
+    matched by address whatever printed them."""
+    before = kubechain.load(fixture("blog-before", "nft", "save"))
+    after = kubechain.load(FIXTURES / "nft" / "blog.list.txt")
+    sim = kubechain.simulate(before=before, after=after, service="namespace/example-service:http", runs=2,
+                             duration_s=300, l7=())
+    same = kubechain.simulate(replicas="2:3", runs=2, duration_s=300, l7=())
+    assert [(p.new, p.connection_probability) for p in sim.pods] == [(p.new, p.connection_probability)
+                                                                     for p in same.pods]
+    result = CliRunner().invoke(main, ["simulate", "--before", str(fixture("blog-before", "nft", "save")), "--after",
+                                       str(FIXTURES / "nft" / "blog.list.txt"), "--input-format", "nft",
+                                       "--service", "namespace/example-service:http", "--runs", "1", "--l7", "none"])
+    assert result.exit_code == 2  # --input-format applies to every dump, and the before dump is not nft
