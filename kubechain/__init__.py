@@ -16,10 +16,11 @@ has them, and diagnostics::
         print(d.severity, d.code, d.message)
     print(kubechain.to_json(analysis))                        # the kubechain/analysis/v1 document
 
-Entry points: :func:`load`, :func:`loads`, :func:`analyze`, :func:`sample`, :func:`document`,
-:func:`to_json`, and :class:`ParseError`, :class:`SelectionError`, :class:`RenderError`. The
-types they return: :class:`Analysis`, :class:`Service`, :class:`Endpoint`, :class:`Diagnostic`,
-:class:`Sample`, :class:`SampledService`, :class:`SampledEndpoint`.
+Entry points: :func:`load`, :func:`loads`, :func:`analyze`, :func:`sample`, :func:`fleet` (every
+node's rules compared), :func:`document`, :func:`to_json`, and :class:`ParseError`,
+:class:`SelectionError`, :class:`RenderError`. The types they return: :class:`Analysis`,
+:class:`Service`, :class:`Endpoint`, :class:`Diagnostic`, :class:`Sample`, :class:`SampledService`,
+:class:`SampledEndpoint`, and ``kubechain.fleets.Fleet``.
 Submodules, imported on first use: ``kubechain.model`` (the rule model every format parses
 into), ``kubechain.render`` (print a model as iptables does), ``kubechain.testing`` (hypothesis
 strategies of kube-proxy rule sets).
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import IO, TYPE_CHECKING, Any
 
@@ -41,15 +42,17 @@ if TYPE_CHECKING:
     from .analysis.diagnostics import Diagnostic
     from .analysis.results import Analysis, Endpoint, Service
     from .analysis.sampling import Sample, SampledEndpoint, SampledService
+    from .fleets import Fleet, FleetProgressCallback
     from .model import Ruleset
     from .simulation import Simulation
 
 __all__ = ["Analysis", "Diagnostic", "Endpoint", "ParseError", "RenderError", "Sample", "SampledEndpoint",
-           "SampledService", "SelectionError", "Service", "analyze", "document", "load", "loads", "model",
+           "SampledService", "SelectionError", "Service", "analyze", "document", "fleet", "load", "loads", "model",
            "render", "sample", "simulate", "testing", "to_json"]
 __version__ = "0.1.0"
 #: submodules `import kubechain` exposes on first use (kubechain.render, kubechain.model…)
-_LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube", "selection", "simulation")
+_LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube", "selection", "simulation",
+         "fleets")
 #: result types, importable from kubechain directly (`kubechain.Analysis`), also on first use
 _TYPES = {"Analysis": "analysis.results", "Service": "analysis.results", "Endpoint": "analysis.results",
           "Diagnostic": "analysis.diagnostics", "Sample": "analysis.sampling",
@@ -147,22 +150,43 @@ def simulate(*, replicas: str | tuple[int, int] | None = None, before: Ruleset |
     return _simulate(replicas=replicas, before=before, after=after, dump=dump, service=service, **options)
 
 
-def document(analysis: Analysis | Sample) -> dict[str, Any]:
-    """The versioned JSON document of an analysis (`kubechain/analysis/v1`) or of a sample (the
-    same, with the sample's keys), as dicts and lists (README: JSON)."""
+def fleet(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, jobs: int | None = None,
+          dask: Any = None, tolerance: Fraction | str | float | None = None, input_format: str | None = None,
+          progress: FleetProgressCallback | None = None) -> Fleet:
+    """Compare every node's rules: one dump per node under `paths` (directories whose files are
+    named after their nodes, files, tar archives; gzip allowed; any format `load` reads). Each
+    node is analyzed on its own by `jobs` processes (default: the CPU count) or on the Dask cluster
+    `dask` (a scheduler address or a `distributed.Client`); the result is the typed object behind
+    the `kubechain/fleet/v1` document: each service port's variants, and the findings."""
+    from .analysis import tolerance as _tolerance
+    from .fleets import fleet as _fleet
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return _fleet(paths, jobs=jobs, dask=dask, tolerance=_tolerance(tolerance), input_format=input_format,
+                  progress=progress)
+
+
+def document(analysis: Analysis | Sample | Fleet) -> dict[str, Any]:
+    """The versioned JSON document of an analysis (`kubechain/analysis/v1`), of a sample (the
+    same, with the sample's keys) or of a fleet (`kubechain/fleet/v1`), as dicts and lists
+    (README: JSON)."""
     from .analysis.results import Analysis as _Analysis
     from .analysis.sampling import Sample as _Sample
+    from .fleets import Fleet as _Fleet
     from .report.documents import document as _document
     from .report.documents import sample_document
 
     if isinstance(analysis, _Sample):
         return sample_document(analysis)
+    if isinstance(analysis, _Fleet):
+        from .report.fleet_json import document as fleet_document
+        return fleet_document(analysis)
     if not isinstance(analysis, _Analysis):
-        raise TypeError(f"document() takes an Analysis or a Sample, not {type(analysis).__name__}")
+        raise TypeError(f"document() takes an Analysis, a Sample or a Fleet, not {type(analysis).__name__}")
     return _document(analysis)
 
 
-def to_json(analysis: Analysis | Sample) -> str:
+def to_json(analysis: Analysis | Sample | Fleet) -> str:
     """:func:`document` as the JSON text `kubechain analyze -o json` prints."""
     from .report.documents import dumps_value
     return dumps_value(document(analysis))

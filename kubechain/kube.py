@@ -14,7 +14,21 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from .model import Address, Chain, Comment, Jump, Negatable, Ports, Protocol, Recent, Rule, SetLookup, Table
+from .model import (
+    Address,
+    Chain,
+    Comment,
+    Jump,
+    Negatable,
+    Ports,
+    Protocol,
+    Recent,
+    Reject,
+    Rule,
+    SetLookup,
+    Table,
+    Verdict,
+)
 
 # --- chain names ---------------------------------------------------------------------------------------
 
@@ -95,6 +109,11 @@ _NAME_IN_COMMENT = re.compile(
     r"|(?P<b>\S+?)(?: -> \S+| cluster IP| external IP| loadbalancer IP)?)$")
 #: the filter-table comments of a service without (local) endpoints
 NO_ENDPOINTS_COMMENT = re.compile(r"^(?P<name>\S+) has no (?P<local>local )?endpoints$")
+
+#: the proxy modes (nftables mode writes nft's own table, kube_nft reads it)
+IPTABLES_MODE, NFTABLES_MODE = "iptables", "nftables"
+#: a whole printout that holds no kube-proxy rules in any mode kubechain reads
+NO_MODE = "none"
 
 
 def comment_of(rule: Rule) -> str | None:
@@ -291,3 +310,36 @@ def _from_masquerade_rule(table: Table, h: str | None) -> tuple[str | None, int 
             protocol = protocol_of(rule)
             return destination.value, port_number(dport_of(rule), protocol), protocol
     return None, None, None
+
+
+@dataclass(frozen=True, slots=True)
+class NoEndpointsRule:
+    """A filter-table rule by which kube-proxy rejects (or, when `local`, drops) new connections
+    because the service port `name` has no endpoints (no local endpoints) on this node."""
+
+    name: str | None  # None: a rule of the filter KUBE-SERVICES chain whose comment is not printed
+    local: bool
+    rule: Rule
+
+
+def no_endpoints_rules(table: Table, uncommented: bool = False) -> list[NoEndpointsRule]:
+    """kube-proxy's `… has no endpoints` REJECT and `… has no local endpoints` DROP rules; with
+    `uncommented`, also the REJECTs of the filter table's KUBE-SERVICES chain (kube-proxy writes
+    nothing else there) whose comments the printout lacks, as nft prints iptables-nft rules."""
+    found = []
+    for chain in table.chains.values():
+        for rule in chain.rules:
+            comment = comment_of(rule)
+            m = NO_ENDPOINTS_COMMENT.match(comment or "")
+            if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
+                found.append(NoEndpointsRule(m["name"], bool(m["local"]), rule))
+            elif (uncommented and comment is None and chain.name == SERVICES_CHAIN and type(rule.target) is Reject
+                  and destination_of(rule) is not None):
+                found.append(NoEndpointsRule(None, False, rule))
+    return found
+
+
+def is_iptables_mode(table: Table) -> bool:
+    """The table holds kube-proxy's iptables-mode rules: its KUBE-SERVICES chain, or a chain of a
+    service port or endpoint (a one-chain printout)."""
+    return SERVICES_CHAIN in table.chains or any(name.startswith(PER_SERVICE_PREFIXES) for name in table.chains)

@@ -21,11 +21,10 @@ from ..kube import (
     MARK_DROP_CHAIN,
     MARK_MASQ_CHAIN,
     NFT_PER_SERVICE_PREFIXES,
-    NO_ENDPOINTS_COMMENT,
     PER_SERVICE_PREFIXES,
     affinity_check,
-    comment_of,
     commented_address,
+    no_endpoints_rules,
     service_chain_kind,
 )
 from ..kube_nft import is_kube_proxy_table
@@ -412,11 +411,8 @@ def comment_mismatch(c: ServiceCheck) -> Iterator[Finding]:
           "(one per service)")
 def no_endpoints(c: TableCheck) -> Iterator[Finding]:
     groups: dict[tuple[str, bool], list[Rule]] = defaultdict(list)
-    for chain in c.table.chains.values():
-        for rule in chain.rules:
-            m = NO_ENDPOINTS_COMMENT.match(comment_of(rule) or "")
-            if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
-                groups[m["name"], bool(m["local"])].append(rule)
+    for rejection in no_endpoints_rules(c.table):
+        groups[rejection.name or "", rejection.local].append(rejection.rule)
     places: dict[tuple[str, bool], list[tuple[str, int, bool]]] = {
         key: [(_destination(r), r.line, type(r.target) is Verdict) for r in rules] for key, rules in groups.items()}
     for gone in nft_no_endpoints(c.table) if is_kube_proxy_table(c.table) else ():

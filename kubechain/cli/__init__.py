@@ -12,6 +12,7 @@ import click
 
 from .analyze import analyze
 from .common import Group
+from .fleet import fleet
 from .sample import sample
 from .simulate import simulate
 
@@ -28,6 +29,7 @@ def main() -> None:
 main.add_command(analyze)
 main.add_command(sample)
 main.add_command(simulate)
+main.add_command(fleet)
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import UNUSABLE, epilog, error, load_or_exit
+from .common import UNUSABLE, epilog, error, input_format_option, load_or_exit
 
 
 @click.command(epilog=epilog(
@@ -46,7 +46,7 @@ from .common import UNUSABLE, epilog, error, load_or_exit
               show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png",
               help="Also draw L4 and L7 side by side (needs pip install 'kubechain[plot]').")
-@click.option("--input-format", type=click.Choice(["iptables-list", "iptables-save"]), default=None)
+@input_format_option
 def simulate(dump: str | None, replicas: str | None, before: str | None, after: str | None, service: str | None,
              proxy_mode: str, concurrency: int, rpm: float, workload: str, max_requests: int, idle_timeout: str,
              pool_size: int, workers: int, history: str, duration: str, bucket: str, runs: int, seed: int, l7: str,

@@ -21,7 +21,7 @@ def document(sim: Simulation) -> dict[str, Any]:
             "idle_timeout_s": p.idle_timeout_s, "pool_size": p.pool_size, "workers": p.workers,
             "history": p.history, "duration_s": p.duration_s, "bucket_s": p.bucket_s, "runs": p.runs,
             "seed": p.seed, "l7": list(p.l7), "proxy_mode": p.proxy_mode,
-            "what_if": [{"key": k, "value": v} for k, v in p.what_if],
+            "what_if": [{"key": k, "value": v if k == "idle-timeout" else int(v)} for k, v in p.what_if],
             "service_time_s": _time(p.service_time_s),
             "connection_lifetime_s": _time(p.connection_lifetime_s),
         },

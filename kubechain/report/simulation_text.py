@@ -149,7 +149,8 @@ def _explanation(sim: Simulation) -> list[str]:
                    "concurrency (per worker) and opens one only when every cached one is busy; with unlimited "
                    "requests per connection")
         out[-1] += (f", after {p.idle_timeout_s:g} s idle, or when it returns to a full pool of {p.pool_size}; "
-                    f"the closed loop's L = M·C/R = {_minutes(life)} is a lower bound" if life is not None else
+                    f"so the busiest connections reach M sooner and the idle ones live longer than the closed loop's "
+                    f"L = M·C/R = {_minutes(life)}" if life is not None else
                     f", only idle timeouts ({p.idle_timeout_s:g} s) and peaks make new connections")
     first = sim.l4.first_new_pod_request_s
     if any(q.new for q in sim.pods):

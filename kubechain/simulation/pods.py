@@ -118,9 +118,15 @@ def _by_address(service: Service) -> dict[str, Fraction]:
 
 
 def _fall_through_notes(services: Sequence[Service]) -> tuple[str, ...]:
-    return tuple(f"{s.name or s.chain}: {float(s.unassigned):.4%} of new connections reach no endpoint; the "
-                 f"simulation takes the gateway to retry them, so each pod's draw is its share divided by "
-                 f"{float(1 - s.unassigned):.4%}" for s in services if s.unassigned)
+    """What the rules do that the simulation does not model, said rather than hidden."""
+    notes = [f"{s.name or s.chain}: {float(s.unassigned):.4%} of new connections reach no endpoint; the "
+             f"simulation takes the gateway to retry them, so each pod's draw is its share divided by "
+             f"{float(1 - s.unassigned):.4%}" for s in services if s.unassigned]
+    notes += [f"{s.name or s.chain} has ClientIP session affinity ({s.affinity_seconds} s): the simulation draws "
+              f"every new connection with the shares for a new client, but a gateway connecting from one address "
+              f"is one client, and kube-proxy sends all its connections to the pod its first one reached until "
+              f"the affinity expires" for s in services if s.affinity_seconds is not None]
+    return tuple(dict.fromkeys(notes))
 
 
 def _normalised(values: Sequence[Fraction]) -> list[float]:

@@ -1,7 +1,7 @@
 """The simulator against the real thing: Debian's nginx (the engine under Kong) as the gateway,
 kube-proxy-style DNAT in nat OUTPUT swapped from 2 to 3 endpoints with iptables-restore as
 kube-proxy does, three backends that log every request with its connection, and wrk as C
-closed-loop clients (tests/support/nginx_lab.py). Scaled down to run in about 25 s: C = 10,
+closed-loop clients (tests/support/nginx_lab.py). Scaled down to run in about 30 s: C = 10,
 M = 200, a 50 ms service time, so a connection lives about 10 s.
 
 What must hold (issue 12):
@@ -10,8 +10,10 @@ What must hold (issue 12):
   the simulator's band (runs of the same parameters); the seconds within 10% of the predicted
   rollover are left out, since that is what the timing check is for.
 - L7 (nginx's upstream lists the pods; the third is added by a reload, the only way stock nginx
-  learns a server): the new pod's share, per half second from the new worker's first request on,
-  lies in the simulator's round-robin band.
+  learns a server): the new pod's share per half second, from half a second after the new
+  worker's first request on, lies in the simulator's round-robin band; that first half second is
+  the reload's own transition (wrk's connections move from the exiting worker to the new one),
+  where only the speed is checked.
 A measured share is compared with one request of slack (1/N for a bucket of N requests): the
 resolution of a share of N requests, which the bucket edges cut at a different phase than in the
 simulation.
@@ -56,7 +58,7 @@ def test_l4_the_new_pod_waits_for_the_old_connections_as_the_simulator_predicts(
     with Lab(tmp_path, service_ms=SERVICE_MS, pool=POOL, max_requests=M) as lab:
         lab.load_rules(PODS[:2], first=True)
         lab.start_nginx((f"{CLUSTER_IP}:{CLUSTER_PORT}",))
-        events = lab.run(connections=C, seconds=14, at=1.0, event=lambda: lab.load_rules(PODS, first=False))
+        events = lab.run(connections=C, seconds=16, at=1.0, event=lambda: lab.load_rules(PODS, first=False))
         measured = lab.measured(events)
     start = min(measured.opened.values())  # the clients' connections were all opened here: a fresh history
     old = [k for k, at in measured.opened.items() if at < events["event"]]
@@ -94,8 +96,9 @@ def test_l7_the_new_pod_gets_its_third_at_once_as_the_simulator_predicts(tmp_pat
     takeover = min(r.at for r in measured.requests if r.pod == PODS[2])  # the new worker's first pick
     assert takeover - events["event"] < 1.0  # the reload's own latency
     until = events["end"] - 0.5
-    rate = sum(takeover <= r.at < until for r in measured.requests) / (until - takeover)
-    buckets = shares(measured, takeover, 0.5, until)
+    settled = takeover + 0.5  # the exiting worker's clients move to the new one in these first few 100 ms
+    rate = sum(settled <= r.at < until for r in measured.requests) / (until - settled)
+    buckets = shares(measured, settled, 0.5, until)
     sim = kubechain.simulate(replicas="2:3", concurrency=C, rpm=60 * rate, history="fresh",
                              duration_s=0.5 * len(buckets), bucket_s=0.5, runs=100, l7=("round-robin",))
     (rr,) = sim.l7
@@ -104,4 +107,4 @@ def test_l7_the_new_pod_gets_its_third_at_once_as_the_simulator_predicts(tmp_pat
     for (t, share, n), band in zip(buckets, rr.curves.new_pods_share_band, strict=True):
         assert inside(band, share, n), (t, share, band)
     print(f"L7: first request on the new pod {takeover - events['event']:.2f} s after the reload; per half "
-          f"second from then: {', '.join(f'{share:.3f}' for _, share, _ in buckets)}")
+          f"second from half a second later: {', '.join(f'{share:.3f}' for _, share, _ in buckets)}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from click.testing import CliRunner
 
 import kubechain
+from kubechain.cli import main
 
-from support.paths import fixture
+from support.paths import FIXTURES, fixture
 
 
 def test_a_skewed_dumps_long_run_request_shares_are_its_exact_connection_probabilities():
@@ -67,3 +69,30 @@ def test_exactly_one_source_of_pods():
         kubechain.simulate(replicas="2:3", dump=dump, service="namespace/example-service:http")
     with pytest.raises(ValueError, match="exactly one"):
         kubechain.simulate()
+
+
+def test_client_ip_affinity_is_said_not_hidden():
+    """A gateway is one client: with ClientIP affinity kube-proxy sends all its connections to one
+    pod, which the connection shares do not model; the result says so."""
+    dump = kubechain.load(fixture("ipv6", "nft", "save"))
+    sim = kubechain.simulate(dump=dump, service="v6/web:https", runs=1, duration_s=60, l7=())
+    assert any("ClientIP session affinity (10800 s)" in note for note in sim.notes)
+    result = CliRunner().invoke(main, ["simulate", str(fixture("ipv6", "nft", "save")), "--service", "v6/web:https",
+                                       "--runs", "1", "--duration", "1m", "--l7", "none"])
+    assert "note: v6/web:https has ClientIP session affinity" in result.output
+
+
+def test_nftables_dumps_give_the_same_pods():
+    """The before dump from iptables-save, the after dump from `nft list ruleset`: pods are
+    matched by address whatever printed them."""
+    before = kubechain.load(fixture("blog-before", "nft", "save"))
+    after = kubechain.load(FIXTURES / "nft" / "blog.list.txt")
+    sim = kubechain.simulate(before=before, after=after, service="namespace/example-service:http", runs=2,
+                             duration_s=300, l7=())
+    same = kubechain.simulate(replicas="2:3", runs=2, duration_s=300, l7=())
+    assert [(p.new, p.connection_probability) for p in sim.pods] == [(p.new, p.connection_probability)
+                                                                     for p in same.pods]
+    result = CliRunner().invoke(main, ["simulate", "--before", str(fixture("blog-before", "nft", "save")), "--after",
+                                       str(FIXTURES / "nft" / "blog.list.txt"), "--input-format", "nft",
+                                       "--service", "namespace/example-service:http", "--runs", "1", "--l7", "none"])
+    assert result.exit_code == 2  # --input-format applies to every dump, and the before dump is not nft

@@ -1,0 +1,30 @@
+"""Property: any fleet made of printouts of one generated ruleset (every format and option
+kubechain.testing.renderings draws: -L with or without -n/-v/-x/--line-numbers, one chain or
+all, -S, iptables-save with or without -c, either backend's header) is consistent: no service
+port differs, none is missing or extra, and every node runs the same mode."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kubechain
+from kubechain.fleets import compare, digest
+from kubechain.testing import renderings, rulesets
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> list[str]:
+    model = draw(rulesets(max_services=4, max_endpoints=8))
+    return [draw(renderings(models=st.just(model))).text for _ in range(draw(st.integers(2, 5)))]
+
+
+@given(fleets())
+def test_printouts_of_one_ruleset_make_a_consistent_fleet(texts):
+    digests = []
+    for i, text in enumerate(texts):
+        ruleset = kubechain.loads(text, path=f"node-{i}.txt")
+        digests.append(digest(ruleset, kubechain.analyze(ruleset), f"node-{i}", f"node-{i}.txt"))
+    fleet = compare(digests)
+    assert fleet.consistent, [f.message for f in fleet.findings]
+    assert all(s.consistent for s in fleet.services)
