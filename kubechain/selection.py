@@ -35,7 +35,7 @@ from .kube import (
 )
 from .kube_nft import chain_name, is_kube_proxy_table
 from .kube_nft import service_ports as nft_service_ports
-from .model import Chain, Jump, NftSet, Rule, Ruleset, Table, verdicts_of
+from .model import Chain, Jump, NftSet, Rule, Ruleset, Table, table_family, verdicts_of
 
 
 def matches(name: str | None, chain: str, text: str | None) -> bool:
@@ -58,12 +58,16 @@ def select(ruleset: Ruleset, text: str) -> Ruleset:
         elif table.name == "filter":
             kept = {name: chain for name, chain in _no_endpoint_rules(table, text)}
         elif is_kube_proxy_table(table):
-            tables.append(_nft_slice(table, text))
+            nft = _nft_slice(table, text)
+            if nft.chains:
+                tables.append(nft)
             continue
         else:
             continue
-        tables.append(Table(table.name, kept, table.line))
-    return replace(ruleset, tables=tuple(tables), selection=text)
+        if kept:
+            tables.append(Table(table.name, kept, table.line))
+    family = next((f for t in tables if (f := table_family(t))), ruleset.family)
+    return replace(ruleset, tables=tuple(tables), family=family, selection=text)
 
 
 def _nft_slice(table: Table, text: str) -> Table:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 
 from ..errors import ParseError
 from ..kube import NAT_ONLY_CHAINS
@@ -54,7 +55,17 @@ def group_tables(chains: list[Chain]) -> tuple[Table, ...]:
 
 def table_name(chains: dict[str, Chain]) -> str:
     """The table a listing came from, judged by its built-in chains, then its chains and targets."""
-    names = chains.keys()
+    by_names = table_name_by_chains(chains)
+    if by_names is not None:
+        return by_names
+    if any(type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules):
+        return "nat"
+    return "filter"
+
+
+def table_name_by_chains(names: Iterable[str]) -> str | None:
+    """The table, when its chain names alone tell (built-in chains, then kube-proxy's nat-only chains)."""
+    names = set(names)
     if "FORWARD" in names:
         return "mangle" if "PREROUTING" in names else "filter"
     if "POSTROUTING" in names:
@@ -63,9 +74,7 @@ def table_name(chains: dict[str, Chain]) -> str:
         return "raw"
     if any(n.startswith(NAT_ONLY_CHAINS) for n in names):
         return "nat"
-    if any(type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules):
-        return "nat"
-    return "filter"
+    return None
 
 
 def detect_family(tables: tuple[Table, ...], text: str = "") -> str:
