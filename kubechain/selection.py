@@ -22,6 +22,7 @@ rule set, and the tests hold the two equal.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -143,9 +144,14 @@ def closest(text: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     names = sorted(set(c for c in candidates if c))
     folded = text.casefold()
     found = [c for c in names if folded in c.casefold()][:n]
-    for c in difflib.get_close_matches(text, names, n=n, cutoff=0.5):
-        if c not in found and len(found) < n:
-            found.append(c)
+
+    def likeness(name: str) -> float:
+        """How like TEXT the name, or its namespace, service or port part, is (0..1)."""
+        parts = [name, *re.split(r"[/:]", name), name.split(":")[0]]
+        return max(difflib.SequenceMatcher(None, folded, part.casefold()).ratio() for part in parts if part)
+
+    scored = sorted(((likeness(c), c) for c in names if c not in found), key=lambda x: (-x[0], x[1]))
+    found.extend(c for score, c in scored[: n - len(found)] if score >= 0.6)
     return found
 
 

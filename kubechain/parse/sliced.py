@@ -224,7 +224,7 @@ def candidate_names(data: bytes, fmt: str) -> list[str]:
     comments and the service chains' names (for the "closest" hint of a text that matched nothing)."""
     import re
 
-    names = {m.decode("utf-8", "replace") for m in re.findall(rb'(?:/\\* |"|--comment )([^\s"*]+) cluster IP', data)}
+    names = {m.decode("utf-8", "replace") for m in re.findall(rb'(?:/\* |"|--comment )([^\s"*]+) cluster IP', data)}
     index = index_chains(data, fmt)
     for table in index.tables if index is not None else ():
         names.update(n for n in table.chains if n.startswith(HASHED_PREFIXES))
