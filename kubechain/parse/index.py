@@ -188,8 +188,8 @@ class Unindexed(ValueError):
 def index_chains(data: bytes, fmt: str) -> ChainIndex | None:
     """The index of a dump in format `fmt` ("iptables-list" or "iptables-save"), or None where
     the index would not be exact (the caller then parses everything)."""
-    if b"\r" in data or b"\t" in data or b"\0" in data:
-        return None
+    if fmt not in ("iptables-list", "iptables-save") or b"\r" in data or b"\t" in data or b"\0" in data:
+        return None  # nftables text and JSON are parsed whole, then sliced (kubechain.selection)
     return _listing(data) if fmt == "iptables-list" else _save(data)
 
 
