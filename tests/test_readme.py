@@ -3,7 +3,8 @@
 - Shell examples: fenced blocks whose first line is `$ kubechain …`. Each `$ ` line is run (as
   `python -m kubechain …`, from a folder where `fixtures/` is this checkout's and `docs/` is a
   scratch folder, in a pipe: 80 columns, no colour); the lines up to the next `$ ` line are its
-  stdout. A line `...` stands for any number of lines; without one the output must match whole.
+  stdout. A line `...` (or `…`) stands for any number of lines; without one the output must match
+  whole.
 - Python examples: fenced `python` blocks, run the same way; a block fenced as `output` right
   after one is its stdout (with the same `...`). Each must also pass `mypy --strict`.
 
@@ -67,7 +68,7 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     def at(w: int, g: int) -> bool:
         if w == len(want):
             return g == len(got)
-        if want[w] == "...":
+        if want[w].strip() in ("...", "…"):
             return any(at(w + 1, k) for k in range(g, len(got) + 1))
         return g < len(got) and got[g] == want[w] and at(w + 1, g + 1)
     return at(0, 0)
@@ -121,3 +122,4 @@ def test_the_elision_rule():
     assert matches(["a", "...", "d"], ["a", "b", "c", "d", ""])
     assert not matches(["a", "d"], ["a", "b", "d"])
     assert matches(["...", "c"], ["a", "b", "c"]) and not matches(["a"], ["a", "b"])
+    assert matches(["a", "  …", "c"], ["a", "b", "c"])
