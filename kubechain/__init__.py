@@ -196,6 +196,6 @@ def _selected(ruleset: Ruleset, service: str) -> Ruleset:
     from .selection import candidates, closest, select
 
     sliced = select(ruleset, service)
-    if not any(t.chains for t in sliced.tables):
+    if not sliced.tables:
         raise SelectionError(service, ruleset.path, closest(service, candidates(ruleset)))
     return sliced

@@ -22,6 +22,7 @@ rule set, and the tests hold the two equal.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -35,7 +36,7 @@ from .kube import (
 )
 from .kube_nft import chain_name, is_kube_proxy_table
 from .kube_nft import service_ports as nft_service_ports
-from .model import Chain, Jump, NftSet, Rule, Ruleset, Table, verdicts_of
+from .model import Chain, Jump, NftSet, Rule, Ruleset, Table, table_family, verdicts_of
 
 
 def matches(name: str | None, chain: str, text: str | None) -> bool:
@@ -58,12 +59,16 @@ def select(ruleset: Ruleset, text: str) -> Ruleset:
         elif table.name == "filter":
             kept = {name: chain for name, chain in _no_endpoint_rules(table, text)}
         elif is_kube_proxy_table(table):
-            tables.append(_nft_slice(table, text))
+            nft = _nft_slice(table, text)
+            if nft.chains:
+                tables.append(nft)
             continue
         else:
             continue
-        tables.append(Table(table.name, kept, table.line))
-    return replace(ruleset, tables=tuple(tables), selection=text)
+        if kept:
+            tables.append(Table(table.name, kept, table.line))
+    family = next((f for t in tables if (f := table_family(t))), ruleset.family)
+    return replace(ruleset, tables=tuple(tables), family=family, selection=text)
 
 
 def _nft_slice(table: Table, text: str) -> Table:
@@ -139,9 +144,14 @@ def closest(text: str, candidates: Iterable[str], n: int = 5) -> list[str]:
     names = sorted(set(c for c in candidates if c))
     folded = text.casefold()
     found = [c for c in names if folded in c.casefold()][:n]
-    for c in difflib.get_close_matches(text, names, n=n, cutoff=0.5):
-        if c not in found and len(found) < n:
-            found.append(c)
+
+    def likeness(name: str) -> float:
+        """How like TEXT the name, or its namespace, service or port part, is (0..1)."""
+        parts = [name, *re.split(r"[/:]", name), name.split(":")[0]]
+        return max(difflib.SequenceMatcher(None, folded, part.casefold()).ratio() for part in parts if part)
+
+    scored = sorted(((likeness(c), c) for c in names if c not in found), key=lambda x: (-x[0], x[1]))
+    found.extend(c for score, c in scored[: n - len(found)] if score >= 0.6)
     return found
 
 

@@ -20,6 +20,7 @@ from ..kube import (
     MARK_DROP,
     MARK_DROP_CHAIN,
     MARK_MASQ_CHAIN,
+    NFT_MARK_MASQ_CHAIN,
     NFT_PER_SERVICE_PREFIXES,
     PER_SERVICE_PREFIXES,
     affinity_check,
@@ -162,8 +163,8 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
 def _missing_is_treated(chain: str) -> str:
     if chain.startswith(ENDPOINT_PREFIX):
         return "its share is reported by chain name"
-    if chain == MARK_MASQ_CHAIN:
-        return "KUBE-MARK-MASQ marks the packet for masquerading and returns: the walk follows the share on"
+    if chain in (MARK_MASQ_CHAIN, NFT_MARK_MASQ_CHAIN):
+        return f"{chain} marks the packet for masquerading and returns: the walk follows the share on"
     if chain == MARK_DROP_CHAIN:
         return (f"KUBE-MARK-DROP sets mark {MARK_DROP:#x} for the filter table to drop the packet, and returns: "
                 "the walk follows the share on")

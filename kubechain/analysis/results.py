@@ -130,8 +130,9 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """One input's analysis: where it came from, its service ports in the order KUBE-SERVICES
-    first reaches them, and its diagnostics, most severe first."""
+    """One input's analysis: `path` (None for text), `format` ("iptables-list", "iptables-save",
+    …), `family` ("ipv4", "ipv6" or "ipv4+ipv6"), `services` in the order KUBE-SERVICES first
+    reaches them, `diagnostics` most severe first, `has_counters` whether the dump has counters."""
 
     path: str | None
     format: str

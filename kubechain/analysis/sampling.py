@@ -158,7 +158,9 @@ class SampledFlow:
 
 @dataclass(frozen=True, slots=True)
 class SampledEndpoint:
-    """One endpoint's sampled count beside its exact share."""
+    """One endpoint's sampled count beside its exact share: `address` and `chain` as in
+    :class:`Endpoint`, `share` the exact probability, `sampled` the new connections that reached
+    it, `interval` the 99.9% Wilson interval of the sampled share (low, high)."""
 
     address: str | None
     chain: str
@@ -169,7 +171,9 @@ class SampledEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class SampledService:
-    """One service port's sample: the exact analysis of it, the counts, and their fit."""
+    """One service port's sample: `service` its exact analysis, `endpoints` the counts in chain
+    order, `unassigned` the connections that found no endpoint, `draws` the random numbers drawn,
+    `fit` the counts tested against the exact shares and against 1/n."""
 
     service: Service
     endpoints: tuple[SampledEndpoint, ...]
@@ -180,7 +184,8 @@ class SampledService:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """What :func:`kubechain.sample` returns: the analysis and each sampled service port."""
+    """What :func:`kubechain.sample` returns: `analysis` (the exact analysis of the input),
+    `connections` sent per service port, `seed`, and `services`, each sampled service port."""
 
     analysis: Analysis
     connections: int  # per service port

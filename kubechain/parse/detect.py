@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 
 from ..errors import ParseError
 from ..kube import NAT_ONLY_CHAINS
@@ -55,19 +56,26 @@ def group_tables(chains: list[Chain]) -> tuple[Table, ...]:
 
 def table_name(chains: dict[str, Chain]) -> str:
     """The table a listing came from (`-L` and `-S` print no table name). What only a nat table
-    holds decides first: kube-proxy's KUBE-SVC/SEP/… chains, DNAT, SNAT and MASQUERADE targets, so
-    `iptables -t nat -L PREROUTING` pasted with a KUBE-SVC chain is nat, not raw. Then the built-in
-    chains: FORWARD is filter's or mangle's, POSTROUTING nat's, PREROUTING alone raw's."""
-    names = chains.keys()
-    nat_only = any(n.startswith(NAT_ONLY_CHAINS) for n in names) or any(
-        type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules)
+    holds decides over PREROUTING: kube-proxy's KUBE-SVC/SEP/… chains, DNAT, SNAT and MASQUERADE
+    targets, so `iptables -t nat -L PREROUTING` pasted with a KUBE-SVC chain is nat, not raw."""
+    by_names = table_name_by_chains(chains)
+    if by_names in (None, "raw") and any(
+            type(r.target) in (Dnat, Snat, Masquerade) for c in chains.values() for r in c.rules):
+        return "nat"
+    return by_names or "filter"
+
+
+def table_name_by_chains(names: Iterable[str]) -> str | None:
+    """The table, when its chain names alone tell: FORWARD is filter's or mangle's; kube-proxy's
+    nat-only chains and POSTROUTING are nat's; PREROUTING alone is raw's."""
+    names = set(names)
     if "FORWARD" in names:
         return "mangle" if "PREROUTING" in names else "filter"
-    if nat_only or "POSTROUTING" in names:
+    if "POSTROUTING" in names or any(n.startswith(NAT_ONLY_CHAINS) for n in names):
         return "nat"
     if "PREROUTING" in names:
         return "raw"
-    return "filter"
+    return None
 
 
 def detect_family(tables: tuple[Table, ...], text: str = "") -> str:

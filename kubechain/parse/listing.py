@@ -13,6 +13,7 @@ from ..model import Chain, Negatable, Rule
 from . import values
 from .listing_matches import parse_matches, split_target
 from .paste import skip_or_raise
+from .progress import reached
 
 _HEADER = re.compile(
     r"Chain (?P<name>\S+) \((?:policy (?P<policy>\S+)"
@@ -48,42 +49,51 @@ class ListBuilder(Transformer[Token, object]):
 
     def section(self, children: list[Token]) -> Chain:
         header, columns = children[0], children[1]
-        m = _HEADER.match(header.rstrip("\n"))
-        if m is None:
-            raise _error(header.line or 0, 1, header.rstrip("\n"),
-                         "a chain header like 'Chain NAME (policy ACCEPT …)' or 'Chain NAME (N references)'")
-        layout = columns.split()
-        numbered, verbose = layout[0] == "num", "pkts" in layout
-        rules = _rules(children[2], numbered, verbose, m["name"]) if len(children) > 2 else ()
-        counters = values.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
-        return Chain(m["name"], rules, m["policy"], counters, int(m["refs"]) if m["refs"] else None,
-                     header.line or 0)
+        rules: list[tuple[int, str]] = []
+        if len(children) > 2:
+            lines = children[2].split("\n")
+            lines.pop()  # the token ends with a newline
+            first = children[2].line or 0
+            rules = [(first + offset, text) for offset, text in enumerate(lines)]
+        reached(header.line or 0)
+        return section_chain(header.rstrip("\n"), header.line or 0, columns, rules)
 
     def start(self, children: list[object]) -> list[Chain]:
         return [c for c in children if isinstance(c, Chain)]
 
 
-def _rules(body: Token, numbered: bool, verbose: bool, chain: str) -> tuple[Rule, ...]:
+def section_chain(header: str, line: int, columns: str, rules: list[tuple[int, str]]) -> Chain:
+    """One `-L` section: its header (at `line`), its column line, and some or all of its rule
+    lines as (line number, text); the parse of a whole listing and of a slice (kubechain.parse.sliced)."""
+    m = _HEADER.match(header)
+    if m is None:
+        raise _error(line, 1, header,
+                     "a chain header like 'Chain NAME (policy ACCEPT …)' or 'Chain NAME (N references)'")
+    layout = columns.split()
+    numbered, verbose = layout[0] == "num", "pkts" in layout
+    counters = values.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
+    return Chain(m["name"], _rules(rules, numbered, verbose, m["name"]), m["policy"], counters,
+                 int(m["refs"]) if m["refs"] else None, line)
+
+
+def _rules(lines: list[tuple[int, str]], numbered: bool, verbose: bool, chain: str) -> tuple[Rule, ...]:
     primary = rule_pattern(numbered, verbose, True)
-    lines = body.split("\n")
-    lines.pop()  # the token ends with a newline
-    first_line = body.line or 0
     rules = []
-    for offset, text in enumerate(lines):
+    for number, text in lines:
         if not text.strip():
             continue  # only the lenient grammar lets a blank line into a chain block
         m = primary.match(text) or rule_pattern(numbered, verbose, False).match(text)
         if m is None:
-            skip_or_raise(_error(first_line + offset, _first_column(text), text,
+            skip_or_raise(_error(number, _first_column(text), text,
                                  "a rule line: " + ("num " if numbered else "")
                                  + ("pkts bytes " if verbose else "") + "target prot opt "
                                  + ("in out " if verbose else "") + "source destination [matches]"), chain)
             continue
         try:
-            rules.append(_rule(m, first_line + offset, verbose))
+            rules.append(_rule(m, number, verbose))
         except BadValue as err:
             column = max(text.find(err.token, m.start("rest") if m["rest"] else 0), 0) + 1
-            skip_or_raise(_error(first_line + offset, column, text, err.expected), chain)
+            skip_or_raise(_error(number, column, text, err.expected), chain)
     return tuple(rules)
 
 

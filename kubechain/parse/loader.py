@@ -46,7 +46,7 @@ _EXPECTED = {
 
 
 def loads(text: str, *, path: str | None = None, input_format: str | None = None,
-          service: str | None = None, lenient: bool = False) -> Ruleset:
+          service: str | None = None, progress: Progress | None = None, lenient: bool = False) -> Ruleset:
     """Parse dump text (any supported format, auto-detected unless `input_format` is given);
     `service`: only the slice the service ports it selects need (kubechain.selection). A paste of
     several command outputs is read section by section (parse.paste); with `lenient`, what a person
@@ -54,7 +54,10 @@ def loads(text: str, *, path: str | None = None, input_format: str | None = None
     noted in `Ruleset.notes`)."""
     if not isinstance(text, str):
         raise TypeError(f"loads() takes text (str), not {type(text).__name__}; load() reads files and bytes")
-    ruleset = _loads(text, path=path, input_format=input_format, lenient=lenient)
+    from .progress import reporting
+
+    with reporting(progress, text):
+        ruleset = _loads(text, path=path, input_format=input_format, lenient=lenient)
     return ruleset if service is None else _select(ruleset, service)
 
 
@@ -63,7 +66,7 @@ def _select(ruleset: Ruleset, service: str) -> Ruleset:
     from ..selection import candidates, closest, select
 
     sliced = select(ruleset, service)
-    if not any(t.chains for t in sliced.tables):
+    if not sliced.tables:
         raise SelectionError(service, ruleset.path, closest(service, candidates(ruleset)))
     return sliced
 
@@ -205,14 +208,47 @@ def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: 
         else:
             with open(path, "rb") as handle:
                 data = read_all(handle, os.fstat(handle.fileno()).st_size, progress)
-        return loads(decode(data, path), path=path, input_format=input_format, service=service, lenient=lenient)
+        if service is not None and not lenient:
+            sliced = load_service(data, path, input_format, service)
+            if sliced is not None:
+                return sliced
+        return loads(decode(data, path), path=path, input_format=input_format, service=service,
+                     progress=progress, lenient=lenient)
     if not hasattr(source, "read"):
         raise TypeError(f"load() takes a path, '-' or an open file, not {type(source).__name__}")
     raw = source.read()
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else None
+    if service is not None and isinstance(raw, bytes) and not lenient:
+        sliced = load_service(raw, name, input_format, service)
+        if sliced is not None:
+            return sliced
     text = decode(raw, name) if isinstance(raw, bytes) else raw
-    return loads(text, path=name, input_format=input_format, service=service, lenient=lenient)
+    return loads(text, path=name, input_format=input_format, service=service, progress=progress, lenient=lenient)
+
+
+def load_service(data: bytes, path: str | None, input_format: str | None, service: str) -> Ruleset | None:
+    """The slice for `service` read straight from the bytes (parse.sliced), or None when that
+    path does not apply: the caller parses everything and slices it (the same result)."""
+    from ..errors import SelectionError
+    from ..selection import closest
+    from .sliced import candidate_names, load_slice
+
+    if not isinstance(service, str) or not service:
+        raise ValueError(f"a service selection is a non-empty text, not {service!r}")
+    if input_format is not None and input_format not in FORMATS:
+        raise ValueError(f"unknown input format {input_format!r}; choose one of {', '.join(FORMATS)}")
+    head = data[:65536].decode("utf-8", "replace")
+    if input_format is None and is_paste(head):
+        return None  # several outputs in one text: read section by section, then sliced
+    try:
+        fmt = input_format or detect_format(head, path)
+    except ParseError:
+        return None
+    sliced = load_slice(data, fmt, path, service)
+    if sliced is not None and not sliced.tables:
+        raise SelectionError(service, path, closest(service, candidate_names(data, fmt)))
+    return sliced
 
 
 #: (phase, done, total), as kubechain.load reports progress

@@ -15,6 +15,7 @@ from ..netfilter import UNSUPPORTED_REVISION
 from . import values
 from .detect import table_name
 from .paste import skip_or_raise
+from .progress import reached
 from .save_options import Option, build_match, build_target, tokens
 
 _LINE = re.compile(r"[^\n]+")
@@ -46,6 +47,8 @@ class _Chains:
                     skip_or_raise(err, named[1] if named else None)
                     continue
                 self.rules.setdefault(chain, []).append(rule)
+                if not offset & 4095:
+                    reached((item.line or 0) + offset)
             return
         pattern, expected = _DECLARATIONS[item.type]
         text = item.rstrip("\n")
@@ -87,6 +90,16 @@ class SaveBuilder(Transformer[Token, object]):
                 chains.take(item)
             tables.insert(0, chains.table(None, loose[0].line or 0))
         return tables
+
+
+def chain_declaration(text: str, line: int) -> Chain:
+    """A `:CHAIN POLICY [packets:bytes]` line as the chain it declares (no rules yet), as
+    :class:`_Chains` builds it; for reading one chain without its table (kubechain.parse.sliced)."""
+    m = _CHAIN_DECL.match(text)
+    if m is None:
+        raise _error(line, 1, text, ":CHAIN POLICY [packets:bytes]")
+    counters = values.counters(m["pkts"], m["bytes"]) if m["pkts"] else None
+    return Chain(m["name"], (), None if m["policy"] == "-" else m["policy"], counters, None, line)
 
 
 def parse_rule_line(text: str, line: int) -> tuple[str, Rule]:

@@ -48,7 +48,19 @@ def simulate_pods(pods: Pods, p: Parameters) -> Simulation:
         varied, _ = l4(p.varied(key, value))
         what_if.append(WhatIf(key, value, varied.last_old_connection_closed_s, varied.curves.time_to_fair_share_s,
                               varied.connections_opened))
-    return Simulation(p, pods.source, pods.pods, fair, starts, base, l7, tuple(what_if), pods.notes)
+    return Simulation(p, pods.source, pods.pods, fair, starts, base, l7, tuple(what_if), pods.notes + _notes(p))
+
+
+def _notes(p: Parameters) -> tuple[str, ...]:
+    """What the closed loop leaves out for these parameters, said rather than hidden."""
+    per_worker = -(-p.concurrency // p.workers)
+    if p.workload == "closed" and 0 < p.pool_size < per_worker:
+        return (f"the pool ({p.pool_size} per worker) is smaller than the concurrency ({per_worker} per worker): real "
+                f"nginx then closes connections whenever more responses come back together than the pool holds "
+                f"(the research measured 1,194 connections for 5,845 requests with keepalive 2 and 10 clients), "
+                f"which the closed loop's one-connection-per-client picture leaves out; --workload open models the "
+                f"pool",)
+    return ()
 
 
 def _stream(seed: int, run: int, component: int) -> np.random.Generator:

@@ -81,3 +81,9 @@ def test_l7_under_open_load_gives_the_new_pod_a_third_at_once(algorithm):
     sim = open_sim(l7=(algorithm,), duration_s=300)
     assert sim.l7[0].curves.time_to_fair_share_s == 0
     assert all(abs(s - 1 / 3) < 0.03 for s in sim.l7[0].curves.new_pods_share)
+
+
+def test_a_closed_loop_with_a_pool_below_the_concurrency_says_what_it_leaves_out():
+    sim = kubechain.simulate(replicas="2:3", pool_size=2, concurrency=10, runs=1, duration_s=60, l7=())
+    assert any("smaller than the concurrency" in note for note in sim.notes)
+    assert not kubechain.simulate(replicas="2:3", runs=1, duration_s=60, l7=()).notes

@@ -41,3 +41,14 @@ def comparable(ruleset: Ruleset, *, counters: bool = True, frontends: bool = Tru
     else:
         doc["diagnostics"] = sorted((d["code"], d["chain"] or "") for d in kept)
     return doc
+
+
+def unadjusted(service: dict[str, Any]) -> dict[str, Any]:
+    """A service port's JSON without what Holm's adjustment over a run's tested service ports
+    decides (`p_adjusted`, `tested`): a `--service` selection is a family of its own."""
+    fit = service.get("fit")
+    for test in (fit.get("vs_exact"), fit.get("vs_uniform")) if fit else ():
+        if test:
+            test.pop("p_adjusted", None)
+            test.pop("tested", None)
+    return service
