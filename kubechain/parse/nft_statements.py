@@ -75,6 +75,7 @@ _PROTOCOL_SELECTORS = ("meta l4proto", "ip protocol", "ip6 nexthdr")
 _NAT_FLAGS = dict(NFT_NAT_FLAGS)
 _CT_STATE_NAMES = {name: name.upper() for name, _ in CT_STATES} | {f"{bit:#x}": name.upper() for name, bit in CT_STATES}
 _FIB_NAMES = {str(number): name for name, number in FIB_TYPES.items()}
+_CT_BIT_ORDER = {name.upper(): bit for name, bit in CT_STATES}
 
 
 def tokens(text: str) -> list[str]:
@@ -509,9 +510,14 @@ class RuleReader:
             on = Negatable(value, negated)
             return Ports(family, on, None) if field == "dport" else Ports(family, None, on)
         if key == "ct state":
-            states = {_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")}
-            return ConnState(Negatable(tuple(s for s in CONNTRACK_STATE_ORDER if s in states)
-                                       + tuple(sorted(states - set(CONNTRACK_STATE_ORDER))), negated), "ct")
+            printed = [_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")]
+            states = set(printed)
+            ordered = tuple(s for s in CONNTRACK_STATE_ORDER if s in states) + tuple(sorted(states - set(
+                CONNTRACK_STATE_ORDER)))
+            # nft prints the bits in bit order; xt conntrack's translation (iptables-nft) in iptables' order
+            module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != tuple(
+                sorted(printed, key=_CT_BIT_ORDER.get)) else "ct"
+            return ConnState(Negatable(ordered, negated), module)
         if family == "fib" and key.endswith(" type") and key.split()[1] in ("saddr", "daddr") and len(key.split()) == 3:
             kind = Negatable(_FIB_NAMES.get(value, value).upper(), negated)
             return AddrType(src_type=kind) if key.split()[1] == "saddr" else AddrType(dst_type=kind)
