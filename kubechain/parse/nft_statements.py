@@ -515,8 +515,8 @@ class RuleReader:
             ordered = tuple(s for s in CONNTRACK_STATE_ORDER if s in states) + tuple(sorted(states - set(
                 CONNTRACK_STATE_ORDER)))
             # nft prints the bits in bit order; xt conntrack's translation (iptables-nft) in iptables' order
-            module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != tuple(
-                sorted(printed, key=_CT_BIT_ORDER.get)) else "ct"
+            by_bit = tuple(sorted(printed, key=lambda name: _CT_BIT_ORDER.get(name, 0)))
+            module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != by_bit else "ct"
             return ConnState(Negatable(ordered, negated), module)
         if family == "fib" and key.endswith(" type") and key.split()[1] in ("saddr", "daddr") and len(key.split()) == 3:
             kind = Negatable(_FIB_NAMES.get(value, value).upper(), negated)

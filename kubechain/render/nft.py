@@ -16,6 +16,9 @@ kernel order, which the parser kept). Only tables read from nft (with a family) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..errors import RenderError
 from ..model import (
     Address,
@@ -318,7 +321,7 @@ def _verbatim(_p: _Printer, m: UnknownMatch | OtherStatement, _rule: Rule) -> st
     return m.text
 
 
-_STATEMENTS = {
+_STATEMENTS: dict[type, Callable[[_Printer, Any, Rule], str]] = {
     Address: _address, Protocol: _protocol, Ports: _ports, SetLookup: _set_lookup, ConnState: _conn_state,
     AddrType: _addr_type, MarkMatch: _mark_match, StatisticRandom: _statistic, MetaRandom: _meta_random,
     StatisticNth: _nth, NumgenMatch: _numgen_match, XtMatch: _xt_match, CounterStatement: _counter,
@@ -381,7 +384,7 @@ def _concat(destination: str) -> str:
     return f"{host.strip('[]')} . {port}"
 
 
-_TARGETS = {
+_TARGETS: dict[type, Callable[[_Printer, Any], str]] = {
     Jump: _jump, Verdict: _verdict, Reject: _reject, Dnat: _dnat, Snat: _snat, Masquerade: _masquerade,
     OtherTarget: _other_target, VerdictMap: _verdict_map, DnatMap: _dnat_map,
 }
