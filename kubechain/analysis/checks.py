@@ -96,11 +96,14 @@ class TableCheck:
 
     table: Table
     partial: bool
-    jumps: Counter[str] = field(default_factory=Counter)
+    counted: Counter[str] | None = None  # who jumps where, when the caller has counted it already
 
-    def __post_init__(self) -> None:
-        if not self.jumps:
-            self.jumps = jumps_into(self.table)
+    @property
+    def jumps(self) -> Counter[str]:
+        """How many rules (and map elements) reach each chain, counted on first use."""
+        if self.counted is None:
+            self.counted = jumps_into(self.table)
+        return self.counted
 
     @property
     def per_service_prefixes(self) -> tuple[str, ...]:
@@ -135,17 +138,7 @@ def no_dnat(c: ServiceCheck) -> Iterator[Finding]:
 def missing_chain(c: TableCheck) -> Iterator[Finding]:
     """Jumps to chains the dump does not define, wherever they are (reached by traffic or not); the
     walk treats them as the message says. In a one-chain printout they are expected."""
-    first: dict[str, tuple[str, int]] = {}
-    for chain in c.table.chains.values():
-        for rule in chain.rules:
-            for target in verdicts_of(rule.target):  # nft: each element of a verdict map
-                if type(target) is Jump and target.chain not in c.table.chains:
-                    first.setdefault(target.chain, (chain.name, rule.line))
-    for named in c.table.sets.values():
-        for element in named.elements:
-            value = element.value
-            if type(value) is Jump and value.chain not in c.table.chains:
-                first.setdefault(value.chain, (f"@{named.name}", element.line))
+    first = _undefined_targets(c.table)
     for missing, (source, line) in first.items():
         treated = ("its share is reported by chain name" if missing.startswith(ENDPOINT_PREFIX)
                    else "it is assumed to return, as KUBE-MARK-MASQ does")
@@ -154,6 +147,33 @@ def missing_chain(c: TableCheck) -> Iterator[Finding]:
         else:
             yield Finding(missing, line or None,
                           f"{source} jumps to {missing}, which the dump does not define; {treated}")
+
+
+def _undefined_targets(table: Table) -> dict[str, tuple[str, int]]:
+    """Each chain jumped to (by a rule, a verdict map's element, a named map's element) that the
+    table does not define → where the first such jump is."""
+    first: dict[str, tuple[str, int]] = {}
+    chains = table.chains
+    for chain in chains.values():
+        for rule in chain.rules:
+            target = rule.target
+            if type(target) is Jump:
+                if target.chain not in chains:
+                    first.setdefault(target.chain, (chain.name, rule.line))
+            elif type(target) is VerdictMap:  # nft: each element of a verdict map
+                for verdict in verdicts_of(target):
+                    if type(verdict) is Jump and verdict.chain not in chains:
+                        first.setdefault(verdict.chain, (chain.name, rule.line))
+    for named in table.sets.values():
+        for element in named.elements:
+            _note_undefined(first, element.value, chains, f"@{named.name}", element.line)
+    return first
+
+
+def _note_undefined(first: dict[str, tuple[str, int]], value: object, chains: dict[str, Chain], source: str,
+                    line: int) -> None:
+    if type(value) is Jump and value.chain not in chains:
+        first.setdefault(value.chain, (source, line))
 
 
 @register("jump-cycle", "error", "service", "chains jump in a cycle (the kernel refuses these too)")
@@ -166,17 +186,10 @@ def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
 @register("xt-opaque", "error", "input",
           "an iptables-nft statistic match or DNAT target that nft prints without its options (`nft -j` prints "
           "every xt extension so), so the shares cannot be known")
-def xt_opaque(ruleset: Ruleset) -> Iterator[Finding]:
+def xt_opaque(c: InputCheck) -> Iterator[Finding]:
     """nft 1.0.6 keeps xt extensions opaque in JSON: no probability, no DNAT address."""
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for _table, chain, rule in _rules(ruleset):
-        names = [m.name for m in rule.matches if type(m) is XtMatch and m.name == "statistic"]
-        if isinstance(rule.target, OtherTarget) and rule.target.name == "DNAT":
-            names.append("DNAT")
-        for name in names:
-            seen[name] += 1
-            first.setdefault(name, (chain.name, rule.line))
+    found = c.verbatim
+    seen, first = found.opaque, found.opaque_first
     for name, count in seen.items():
         what = "probabilities (xt match statistic)" if name == "statistic" else "DNAT addresses (xt target DNAT)"
         yield Finding(first[name][0], first[name][1] or None,
@@ -185,11 +198,61 @@ def xt_opaque(ruleset: Ruleset) -> Iterator[Finding]:
                       "(text) or `iptables-save`")
 
 
-def _rules(ruleset: Ruleset) -> Iterator[tuple[Table, Chain, Rule]]:
+@dataclass(slots=True)
+class Verbatim:
+    """What the input-scope checks count, from one pass over every rule: text kept verbatim, and
+    the xt extensions nft printed without their options (name → rules, and the first (chain, line))."""
+
+    unknown: Counter[str] = field(default_factory=Counter)
+    unknown_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    xt: Counter[str] = field(default_factory=Counter)
+    xt_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    opaque: Counter[str] = field(default_factory=Counter)
+    opaque_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+_VERBATIM_TYPES = (UnknownMatch, OtherStatement, XtMatch)
+
+
+class InputCheck:
+    """What the checks of the whole input read: the ruleset, and one pass over its rules (on first use)."""
+
+    __slots__ = ("ruleset", "_verbatim")
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._verbatim: Verbatim | None = None
+
+    @property
+    def verbatim(self) -> Verbatim:
+        if self._verbatim is None:
+            self._verbatim = _scan(self.ruleset)
+        return self._verbatim
+
+
+def _scan(ruleset: Ruleset) -> Verbatim:
+    found = Verbatim()
     for table in ruleset.tables:
         for chain in table.chains.values():
             for rule in chain.rules:
-                yield table, chain, rule
+                target = rule.target
+                if type(target) is OtherTarget and target.name == "DNAT":
+                    found.opaque["DNAT"] += 1
+                    found.opaque_first.setdefault("DNAT", (chain.name, rule.line))
+                for m in rule.matches:
+                    if not isinstance(m, _VERBATIM_TYPES):
+                        continue
+                    if type(m) is XtMatch:
+                        counts, firsts = (found.opaque, found.opaque_first) if m.name == "statistic" else (
+                            found.xt, found.xt_first)
+                        key = m.name
+                    elif type(m) is OtherStatement and m.text == "continue":
+                        continue
+                    else:
+                        counts, firsts, key = found.unknown, found.unknown_first, m.text  # type: ignore[union-attr]
+                    counts[key] += 1
+                    firsts.setdefault(key, (chain.name, rule.line))
+    return found
 
 
 # --- the table's structure --------------------------------------------------------------------------
@@ -534,16 +597,9 @@ def kernel_collision(c: ServiceCheck) -> Iterator[Finding]:
 # --- the input --------------------------------------------------------------------------------------
 
 @register("unknown-match", "info", "input", "match text kept verbatim and not interpreted (one per distinct text)")
-def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for table in ruleset.tables:
-        for chain in table.chains.values():
-            for rule in chain.rules:
-                for m in rule.matches:
-                    if type(m) is UnknownMatch or (type(m) is OtherStatement and m.text != "continue"):
-                        seen[m.text] += 1
-                        first.setdefault(m.text, (chain.name, rule.line))
+def unknown_match(c: InputCheck) -> Iterator[Finding]:
+    found = c.verbatim
+    seen, first = found.unknown, found.unknown_first
     for text, count in seen.items():
         yield Finding(first[text][0], first[text][1],
                       f"match text kept verbatim, not interpreted ({count} rule{'s' * (count > 1)}; taken as "
@@ -553,14 +609,9 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
 @register("xt-match", "info", "input",
           "an iptables-nft match that nft prints without its options (`xt match recent`, or nothing for a comment), "
           "read by kube-proxy's convention (one per name)")
-def xt_match(ruleset: Ruleset) -> Iterator[Finding]:
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for _table, chain, rule in _rules(ruleset):
-        for m in rule.matches:
-            if type(m) is XtMatch and m.name != "statistic":
-                seen[m.name] += 1
-                first.setdefault(m.name, (chain.name, rule.line))
+def xt_match(c: InputCheck) -> Iterator[Finding]:
+    found = c.verbatim
+    seen, first = found.xt, found.xt_first
     for name, count in seen.items():
         rules = f"{count} rule{'s' * (count > 1)}"
         if name in ("", "comment"):
@@ -576,7 +627,8 @@ def xt_match(ruleset: Ruleset) -> Iterator[Finding]:
 
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")
-def empty_input(ruleset: Ruleset) -> Iterator[Finding]:
+def empty_input(c: InputCheck) -> Iterator[Finding]:
+    ruleset = c.ruleset
     if ruleset.selection is None and not any(t.chains for t in ruleset.tables):
         yield Finding(None, None, "the input holds no chains (iptables-save prints nothing on a node whose "
                                   "kube-proxy uses nftables): no services to analyze")

@@ -80,3 +80,15 @@ def test_sampled_nft_connections_fit_the_exact_shares(model, seed):
         note(f"{sampled.service.chain}: {sampled.fit}")
         if exact is not None and exact.p_value is not None:
             assert exact.p_value >= 1e-6
+
+
+@given(testing.nft_renderings())
+def test_the_fast_line_reader_changes_no_parse(dump):
+    """Generated kube-proxy lines read with and without RuleReader._fast's regexes: the same model."""
+    from unittest import mock
+
+    from kubechain.parse.nft_statements import RuleReader
+
+    with mock.patch.object(RuleReader, "_fast", lambda _self, _text: None):
+        general = kubechain.loads(dump.text)
+    assert kubechain.loads(dump.text).tables == general.tables
