@@ -68,6 +68,7 @@ def main() -> int:
     if not args.dumps.is_dir():
         sys.exit(f"{args.dumps}: missing; make it with: sudo bench/make_fleet.sh")
     runs = []
+    load_before = os.getloadavg()  # the machine may be shared: ratios of one run, and CPU seconds, compare
     for mode in MODES:
         # this checkout's kubechain, in the run and in its workers, whatever else is installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE.parent),
@@ -76,8 +77,11 @@ def main() -> int:
                              check=True, capture_output=True, text=True, env=env).stdout
         runs.append(json.loads(out.strip().splitlines()[-1]))
         r = runs[-1]
+        cpu = r["driver_cpu_seconds"] + r["workers_cpu_seconds"]
+        r["cpu_seconds_per_node"] = cpu / r["nodes"]
         print(f"{mode:7} {r['wall_seconds']:8.1f} s  {r['nodes'] / r['wall_seconds']:5.2f} nodes/s  "
-              f"driver {r['driver_max_rss_kb'] / 1024:6.0f} MiB  worker {r['worker_max_rss_kb'] / 1024:6.0f} MiB")
+              f"{r['cpu_seconds_per_node']:5.2f} CPU s/node  driver {r['driver_max_rss_kb'] / 1024:6.0f} MiB  "
+              f"worker {r['worker_max_rss_kb'] / 1024:6.0f} MiB  load {r['load_average_after'][0]:.1f}")
     serial = runs[0]["wall_seconds"]
     for r in runs:
         r["speedup_vs_serial"] = serial / r["wall_seconds"]
@@ -87,6 +91,7 @@ def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=HERE).stdout.strip()
     doc = {"dumps": str(args.dumps), "machine": platform.platform(), "python": platform.python_version(),
+           "load_average_before": load_before,
            "commit": commit, "runs": runs, "same_findings": same}
     (HERE / "out" / "fleet-results.json").write_text(json.dumps(doc, indent=2) + "\n")
     return 0

@@ -6,6 +6,10 @@
 #   bench/out/svc-N.L.txt              iptables -t nat -L -n -v
 #   bench/out/svc-N.save.txt           iptables-save -c
 #   bench/out/svc-N.restore-test.json  wall seconds and peak RSS of iptables-restore --test (and of the load)
+#   bench/out/svc-N.nft                the same services in kube-proxy's nftables mode (bench/generate_nft.py)
+#   bench/out/svc-N.nft.txt            nft list ruleset of it, loaded with nft -f in its own namespace
+#   bench/out/svc-N.nft-json.txt       nft -j list ruleset of it
+#   bench/out/svc-N.nft-load.json      wall seconds and peak RSS of that nft -f
 # Root needed (network namespaces). Nothing leaves the namespace; it is deleted even on error.
 # Usage: sudo bench/make_dumps.sh [N ...]        (default: 1000 10000 30000)
 # Environment: SEED (42), RESTORE_RUNS (best of 3 up to 10000 services, else 1).
@@ -126,7 +130,19 @@ for n in "${SIZES[@]}"; do
   delete_netns
 
   write_json "$OUT/svc-$n.restore-test.json" "$n" "$rules" "$scratch/runs" "$load_wall" "$load_rss"
-  for fmt in L save; do
+
+  nft_rules=$("$PY" bench/generate_nft.py --services "$n" --seed "$SEED" --out "$OUT")
+  fresh_netns
+  read -r nft_wall nft_rss < <(measure ip netns exec "$ns" nft -f "$nft_rules")
+  echo "   nft -f (load of kube-proxy's nftables mode): $nft_wall s, $nft_rss KiB"
+  ip netns exec "$ns" nft list ruleset > "$scratch/nft.txt"
+  ip netns exec "$ns" nft -j list ruleset > "$scratch/nft.json"
+  mv "$scratch/nft.txt" "$OUT/svc-$n.nft.txt"
+  mv "$scratch/nft.json" "$OUT/svc-$n.nft-json.txt"
+  delete_netns
+  printf '{"services": %d, "command": "nft -f %s (in an empty network namespace)", "nft": "%s", "wall_seconds": %s, "max_rss_kb": %s}\n' \
+    "$n" "$nft_rules" "$(nft --version)" "$nft_wall" "$nft_rss" > "$OUT/svc-$n.nft-load.json"
+  for fmt in L save nft nft-json; do
     f="$OUT/svc-$n.$fmt.txt"
     echo "   $f: $(wc -l < "$f") lines, $(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.1f", b / 1e6 }') MB"
   done

@@ -29,7 +29,7 @@ REPO = BENCH.parent
 ANALYZE = "import kubechain, sys; a = kubechain.analyze(kubechain.load(sys.argv[1]))"
 CHECK_IMPORT = "import kubechain; kubechain.load; kubechain.analyze; print(kubechain.__file__)"
 CLI_FALLBACK = "import sys; from kubechain.cli import main; sys.argv[0] = 'kubechain'; sys.exit(main())"
-FORMATS = ("L", "save")
+FORMATS = ("L", "save", "nft", "nft-json")  # svc-N.FORMAT.txt: -L -n -v, save -c, nft list, nft -j list
 HELP_RUNS = 5
 BEST_OF_LIMIT = 10_000  # sizes up to this get best of 3, larger ones a single run
 MB = 1e6
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=csv_ints, default=[1000, 10000, 30000], help="service counts")
-    parser.add_argument("--formats", type=csv_formats, default=list(FORMATS), help="dump formats: L,save")
+    parser.add_argument("--formats", type=csv_formats, default=list(FORMATS), help="dump formats: L,save,nft,nft-json")
     parser.add_argument("--out", type=Path, default=BENCH / "out", help="folder of the dumps")
     parser.add_argument("--seed", type=int, default=42, help="seed for rules generated here when missing")
     parser.add_argument("--runs", type=int, help="runs per dump (default: 3 up to 10k services, else 1)")
@@ -161,6 +161,16 @@ def bench_dump(entry: dict[str, object], runs: int, timeout: float, restore: dic
         print(f"  FAILED: {result['error'].strip()[-500:]}", file=sys.stderr)
 
 
+def add_ratios_to_listing(entries: list[dict[str, object]]) -> None:
+    """Each dump's wall time over the same size's `-L` dump, measured in this run (the nft dumps'
+    question: is reading nftables mode as fast as reading `iptables -L`?)."""
+    listing = {e["services"]: e for e in entries if e["format"] == "L" and e.get("wall_seconds")}
+    for e in entries:
+        base = listing.get(e["services"])
+        if base is not None and e.get("wall_seconds") and e is not base:
+            e["ratio_to_L"] = round(e["wall_seconds"] / base["wall_seconds"], 3)
+
+
 def fmt_num(value: object, spec: str) -> str:
     """Format a number, or '-' when there is none."""
     return "-" if value is None else format(value, spec)
@@ -168,7 +178,8 @@ def fmt_num(value: object, spec: str) -> str:
 
 def print_table(entries: list[dict[str, object]]) -> None:
     """One row per dump: size, lines, MB, runs, best wall, lines/s, peak RSS, ratio to restore --test."""
-    head = ("services", "fmt", "lines", "MB", "runs", "wall s", "lines/s", "RSS MB", "restore s", "x restore")
+    head = ("services", "fmt", "lines", "MB", "runs", "wall s", "lines/s", "RSS MB", "restore s", "x restore",
+            "x -L")
     rows = [head]
     for e in entries:
         rss = e.get("max_rss_kb")
@@ -178,6 +189,7 @@ def print_table(entries: list[dict[str, object]]) -> None:
             fmt_num(e.get("wall_seconds"), ".3f"), fmt_num(e.get("lines_per_second"), ","),
             fmt_num(rss * 1024 / MB if rss else None, ".0f"), fmt_num(e.get("restore_test_seconds"), ".3f"),
             fmt_num(e.get("ratio_to_restore_test"), ".2f") if e.get("ok", True) else "FAILED",
+            fmt_num(e.get("ratio_to_L"), ".2f"),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     for row in rows:
@@ -219,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         for entry in (e for e in entries if e["exists"]):
             runs = args.runs or (3 if entry["services"] <= BEST_OF_LIMIT else 1)
             bench_dump(entry, runs, args.timeout, restore_reference(entry["services"], args.out))
+    add_ratios_to_listing(entries)
     results["dumps"] = entries
     print_table(entries)
     if results["help"]:

@@ -156,7 +156,8 @@ class AddrType(Match):
 @dataclass(frozen=True, slots=True)
 class ConnState(Match):
     """`conntrack --ctstate` (module "conntrack") or `state --state` (module "state"); states in
-    the order iptables prints them."""
+    the order iptables prints them. nft's `ct state` is module "ct" (printed in bit order), or "ct
+    xt" where nft prints iptables-nft's translation of the conntrack match (in iptables' order)."""
 
     states: Negatable[tuple[str, ...]]
     module: str = "conntrack"

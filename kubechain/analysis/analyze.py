@@ -15,7 +15,7 @@ from ..memory import gc_frozen
 from ..model import Ruleset, SetLookup, Table, table_family
 from ..selection import matches
 from . import checks  # noqa: F401  (registers every diagnostic code)
-from .checks import ServiceCheck, TableCheck
+from .checks import InputCheck, ServiceCheck, TableCheck
 from .counters import TableCounters, endpoint_address, endpoint_observed, observed_fit
 from .diagnostics import Diagnostic, ordered, run
 from .fit import holm
@@ -33,7 +33,7 @@ def analyze(ruleset: Ruleset, tolerance: Fraction = DEFAULT_TOLERANCE,
     counters and fit, and the diagnostics (gc paused: the results are acyclic). A rule set sliced
     for `--service TEXT` (kubechain.selection) yields only the service ports TEXT selects."""
     with gc_frozen():
-        diagnostics: list[Diagnostic] = run("input", ruleset)
+        diagnostics: list[Diagnostic] = run("input", InputCheck(ruleset))
         services: list[Service] = []
         nat = [(table, [p for p in _service_ports(table) if matches(p.name, p.chain, ruleset.selection)])
                for table in ruleset.tables if _nat(table)]

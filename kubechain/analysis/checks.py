@@ -101,11 +101,14 @@ class TableCheck:
 
     table: Table
     partial: bool
-    jumps: Counter[str] = field(default_factory=Counter)
+    counted: Counter[str] | None = None  # who jumps where, when the caller has counted it already
 
-    def __post_init__(self) -> None:
-        if not self.jumps:
-            self.jumps = jumps_into(self.table)
+    @property
+    def jumps(self) -> Counter[str]:
+        """How many rules (and map elements) reach each chain, counted on first use."""
+        if self.counted is None:
+            self.counted = jumps_into(self.table)
+        return self.counted
 
     @property
     def per_service_prefixes(self) -> tuple[str, ...]:
@@ -140,17 +143,7 @@ def no_dnat(c: ServiceCheck) -> Iterator[Finding]:
 def missing_chain(c: TableCheck) -> Iterator[Finding]:
     """Jumps to chains the dump does not define, wherever they are (reached by traffic or not); the
     walk treats them as the message says. In a one-chain printout they are expected."""
-    first: dict[str, tuple[str, int]] = {}
-    for chain in c.table.chains.values():
-        for rule in chain.rules:
-            for target in verdicts_of(rule.target):  # nft: each element of a verdict map
-                if type(target) is Jump and target.chain not in c.table.chains:
-                    first.setdefault(target.chain, (chain.name, rule.line))
-    for named in c.table.sets.values():
-        for element in named.elements:
-            value = element.value
-            if type(value) is Jump and value.chain not in c.table.chains:
-                first.setdefault(value.chain, (f"@{named.name}", element.line))
+    first = _undefined_targets(c.table)
     for missing, (source, line) in first.items():
         treated = _missing_is_treated(missing)
         if c.partial:
@@ -171,6 +164,33 @@ def _missing_is_treated(chain: str) -> str:
     return "it is assumed to return, as KUBE-MARK-MASQ does"
 
 
+def _undefined_targets(table: Table) -> dict[str, tuple[str, int]]:
+    """Each chain jumped to (by a rule, a verdict map's element, a named map's element) that the
+    table does not define → where the first such jump is."""
+    first: dict[str, tuple[str, int]] = {}
+    chains = table.chains
+    for chain in chains.values():
+        for rule in chain.rules:
+            target = rule.target
+            if type(target) is Jump:
+                if target.chain not in chains:
+                    first.setdefault(target.chain, (chain.name, rule.line))
+            elif type(target) is VerdictMap:  # nft: each element of a verdict map
+                for verdict in verdicts_of(target):
+                    if type(verdict) is Jump and verdict.chain not in chains:
+                        first.setdefault(verdict.chain, (chain.name, rule.line))
+    for named in table.sets.values():
+        for element in named.elements:
+            _note_undefined(first, element.value, chains, f"@{named.name}", element.line)
+    return first
+
+
+def _note_undefined(first: dict[str, tuple[str, int]], value: object, chains: dict[str, Chain], source: str,
+                    line: int) -> None:
+    if type(value) is Jump and value.chain not in chains:
+        first.setdefault(value.chain, (source, line))
+
+
 @register("jump-cycle", "error", "service", "chains jump in a cycle (the kernel refuses these too)")
 def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
     for chain, line in c.walk.cycles:
@@ -181,17 +201,10 @@ def jump_cycle(c: ServiceCheck) -> Iterator[Finding]:
 @register("xt-opaque", "error", "input",
           "an iptables-nft statistic match or DNAT target that nft prints without its options (`nft -j` prints "
           "every xt extension so), so the shares cannot be known")
-def xt_opaque(ruleset: Ruleset) -> Iterator[Finding]:
+def xt_opaque(c: InputCheck) -> Iterator[Finding]:
     """nft 1.0.6 keeps xt extensions opaque in JSON: no probability, no DNAT address."""
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for _table, chain, rule in _rules(ruleset):
-        names = [m.name for m in rule.matches if type(m) is XtMatch and m.name == "statistic"]
-        if isinstance(rule.target, OtherTarget) and rule.target.name == "DNAT":
-            names.append("DNAT")
-        for name in names:
-            seen[name] += 1
-            first.setdefault(name, (chain.name, rule.line))
+    found = c.verbatim
+    seen, first = found.opaque, found.opaque_first
     for name, count in seen.items():
         what = "probabilities (xt match statistic)" if name == "statistic" else "DNAT addresses (xt target DNAT)"
         yield Finding(first[name][0], first[name][1] or None,
@@ -200,11 +213,66 @@ def xt_opaque(ruleset: Ruleset) -> Iterator[Finding]:
                       "(text) or `iptables-save`")
 
 
-def _rules(ruleset: Ruleset) -> Iterator[tuple[Table, Chain, Rule]]:
+@dataclass(slots=True)
+class Verbatim:
+    """What the input-scope checks count, from one pass over every rule: text kept verbatim, and
+    the xt extensions nft printed without their options (name → rules, and the first (chain, line))."""
+
+    unknown: Counter[str] = field(default_factory=Counter)
+    unknown_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    xt: Counter[str] = field(default_factory=Counter)
+    xt_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    opaque: Counter[str] = field(default_factory=Counter)
+    opaque_first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    unsupported: int = 0  # rules printed with [unsupported revision]
+    unsupported_first: tuple[str, int] | None = None
+
+
+_VERBATIM_TYPES = (UnknownMatch, OtherStatement, XtMatch)
+
+
+class InputCheck:
+    """What the checks of the whole input read: the ruleset, and one pass over its rules (on first use)."""
+
+    __slots__ = ("ruleset", "_verbatim")
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._verbatim: Verbatim | None = None
+
+    @property
+    def verbatim(self) -> Verbatim:
+        if self._verbatim is None:
+            self._verbatim = _scan(self.ruleset)
+        return self._verbatim
+
+
+def _scan(ruleset: Ruleset) -> Verbatim:
+    found = Verbatim()
     for table in ruleset.tables:
         for chain in table.chains.values():
             for rule in chain.rules:
-                yield table, chain, rule
+                target = rule.target
+                if _unsupported(rule):
+                    found.unsupported += 1
+                    found.unsupported_first = found.unsupported_first or (chain.name, rule.line)
+                if type(target) is OtherTarget and target.name == "DNAT":
+                    found.opaque["DNAT"] += 1
+                    found.opaque_first.setdefault("DNAT", (chain.name, rule.line))
+                for m in rule.matches:
+                    if not isinstance(m, _VERBATIM_TYPES):
+                        continue
+                    if type(m) is XtMatch:
+                        counts, firsts = (found.opaque, found.opaque_first) if m.name == "statistic" else (
+                            found.xt, found.xt_first)
+                        key = m.name
+                    elif type(m) is OtherStatement and m.text == "continue":
+                        continue
+                    else:
+                        counts, firsts, key = found.unknown, found.unknown_first, m.text  # type: ignore[union-attr]
+                    counts[key] += 1
+                    firsts.setdefault(key, (chain.name, rule.line))
+    return found
 
 
 # --- the table's structure --------------------------------------------------------------------------
@@ -565,16 +633,9 @@ def precision_limit(c: ServiceCheck) -> Iterator[Finding]:
 # --- the input --------------------------------------------------------------------------------------
 
 @register("unknown-match", "info", "input", "match text kept verbatim and not interpreted (one per distinct text)")
-def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for table in ruleset.tables:
-        for chain in table.chains.values():
-            for rule in chain.rules:
-                for m in rule.matches:
-                    if type(m) is UnknownMatch or (type(m) is OtherStatement and m.text != "continue"):
-                        seen[m.text] += 1
-                        first.setdefault(m.text, (chain.name, rule.line))
+def unknown_match(c: InputCheck) -> Iterator[Finding]:
+    found = c.verbatim
+    seen, first = found.unknown, found.unknown_first
     for text, count in seen.items():
         yield Finding(first[text][0], first[text][1],
                       f"match text kept verbatim, not interpreted ({count} rule{'s' * (count > 1)}; taken as "
@@ -584,7 +645,8 @@ def unknown_match(ruleset: Ruleset) -> Iterator[Finding]:
 @register("no-nat-table", "info", "input",
           "the input holds tables but no nat table (`iptables -L` without `-t nat` lists the filter table), where "
           "the rules that choose endpoints are")
-def no_nat_table(ruleset: Ruleset) -> Iterator[Finding]:
+def no_nat_table(c: InputCheck) -> Iterator[Finding]:
+    ruleset = c.ruleset
     shown = [t.name for t in ruleset.tables if t.chains]
     if any(is_kube_proxy_table(t) for t in ruleset.tables):
         return  # nftables mode: kube-proxy's own table chooses the endpoints
@@ -599,8 +661,9 @@ def no_nat_table(ruleset: Ruleset) -> Iterator[Finding]:
 @register("no-service-chains", "warning", "input",
           "kube-proxy's rules are in the input but no service port chain (KUBE-SVC/SVL/EXT) is analyzed: they are "
           "not in this printout, or in a table other than nat")
-def no_service_chains(ruleset: Ruleset) -> Iterator[Finding]:
+def no_service_chains(c: InputCheck) -> Iterator[Finding]:
     """Never answer "0 service port chains" silently when the input shows there are some."""
+    ruleset = c.ruleset
     nat = [t for t in ruleset.tables if t.name == "nat"]
     if any(service_chain_kind(n) for t in nat for n in t.chains):
         return
@@ -625,13 +688,11 @@ def no_service_chains(ruleset: Ruleset) -> Iterator[Finding]:
           "iptables printed `[unsupported revision]`: its binary is older than the rule's extension (iptables in a "
           "container listing the host's rules), so the extension's options, a DNAT's address among them, are not "
           "shown")
-def unsupported_revision(ruleset: Ruleset) -> Iterator[Finding]:
-    found = [(chain.name, rule) for table in ruleset.tables for chain in table.chains.values() for rule in chain.rules
-             if _unsupported(rule)]
-    if found:
-        chain, rule = found[0]
-        count = len(found)
-        yield Finding(chain, rule.line or None,
+def unsupported_revision(c: InputCheck) -> Iterator[Finding]:
+    count, first = c.verbatim.unsupported, c.verbatim.unsupported_first
+    if count and first is not None:
+        chain, line = first
+        yield Finding(chain, line or None,
                       f"{count} rule{'s' * (count > 1)} printed with {UNSUPPORTED_REVISION} (first in {chain}): this "
                       "iptables is older than the rules' extensions; DNAT rules keep their endpoints' shares, with "
                       "the address from a `->` comment where there is one; print the rules with the node's own "
@@ -649,8 +710,8 @@ def _unsupported(rule: Rule) -> bool:
 @register("input-repaired", "warning", "input",
           "`--lenient` repaired a line of edited or pasted text, or skipped one it could not read (its chain lost a "
           "rule)")
-def input_repaired(ruleset: Ruleset) -> Iterator[Finding]:
-    for note in ruleset.notes:
+def input_repaired(c: InputCheck) -> Iterator[Finding]:
+    for note in c.ruleset.notes:
         if note.kind in ("repaired", "skipped"):
             yield Finding(note.chain, note.line, f"{'skipped' if note.kind == 'skipped' else 'repaired'}: "
                                                  f"{note.text}")
@@ -658,21 +719,18 @@ def input_repaired(ruleset: Ruleset) -> Iterator[Finding]:
 
 @register("sections-disagree", "warning", "input",
           "two command outputs pasted together print one chain differently (the first is analyzed)")
-def sections_disagree(ruleset: Ruleset) -> Iterator[Finding]:
-    for note in ruleset.notes:
+def sections_disagree(c: InputCheck) -> Iterator[Finding]:
+    for note in c.ruleset.notes:
         if note.kind == "disagree":
             yield Finding(note.chain, note.line, note.text)
+
+
 @register("xt-match", "info", "input",
           "an iptables-nft match that nft prints without its options (`xt match recent`, or nothing for a comment), "
           "read by kube-proxy's convention (one per name)")
-def xt_match(ruleset: Ruleset) -> Iterator[Finding]:
-    seen: Counter[str] = Counter()
-    first: dict[str, tuple[str, int]] = {}
-    for _table, chain, rule in _rules(ruleset):
-        for m in rule.matches:
-            if type(m) is XtMatch and m.name != "statistic":
-                seen[m.name] += 1
-                first.setdefault(m.name, (chain.name, rule.line))
+def xt_match(c: InputCheck) -> Iterator[Finding]:
+    found = c.verbatim
+    seen, first = found.xt, found.xt_first
     for name, count in seen.items():
         rules = f"{count} rule{'s' * (count > 1)}"
         if name in ("", "comment"):
@@ -688,7 +746,8 @@ def xt_match(ruleset: Ruleset) -> Iterator[Finding]:
 
 
 @register("empty-input", "info", "input", "no chains at all (e.g. `iptables-save` on an nftables-mode node)")
-def empty_input(ruleset: Ruleset) -> Iterator[Finding]:
+def empty_input(c: InputCheck) -> Iterator[Finding]:
+    ruleset = c.ruleset
     if ruleset.selection is None and not any(t.chains for t in ruleset.tables):
         yield Finding(None, None, "the input holds no chains (iptables-save prints nothing on a node whose "
                                   "kube-proxy uses nftables): no services to analyze")

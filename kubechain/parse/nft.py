@@ -62,6 +62,7 @@ class _TableReader:
         self.family, self.name, self.line = family, name, line
         self.sets: dict[str, NftSet] = {}
         self.chains: dict[str, Chain] = {}
+        self.reader = RuleReader(family, self.sets)  # sees the sets as they are read (printed first)
 
     def read(self, objects: list[tuple[Token, Token | None]], comment: str | None, handle: int | None) -> Table:
         for opening, body in objects:
@@ -80,7 +81,7 @@ class _TableReader:
     def _chain(self, name: str, lines: list[tuple[int, str]], line: int, handle: int | None) -> Chain:
         hook = policy = comment = None
         rules: list[Rule] = []
-        reader = RuleReader(self.family, self.sets)
+        reader = self.reader
         for number, raw in lines:
             text = raw[2:] if raw.startswith("  ") else raw.lstrip()
             stripped = text.strip()

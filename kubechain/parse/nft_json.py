@@ -89,11 +89,20 @@ class _Reader:
         return Table(name, chains, 1, family, sets, table.get("comment"), table.get("handle"))
 
     def _rule(self, reader: RuleReader, body: dict[str, Any]) -> Rule:
+        texts = [statement_text(statement) for statement in body.get("expr", ())]
+        comment = (Comment(body["comment"]),) if "comment" in body else ()
+        if None not in texts:  # the whole rule as nft prints it, read as the text is
+            try:
+                rule = reader.read(" ".join(t for t in texts if t is not None), 1, body.get("handle"))
+            except BadValue:
+                pass
+            else:
+                return Rule(rule.target, rule.matches + comment, counters=rule.counters, line=1,
+                            handle=body.get("handle"))
         matches: list[Match] = []
         target: Target | None = None
         counters: Counters | None = None
-        for statement in body.get("expr", ()):
-            text = statement_text(statement)
+        for statement, text in zip(body.get("expr", ()), texts, strict=True):
             if text is None:
                 matches.append(UnknownMatch(json.dumps(statement, separators=(", ", ": "))))
                 continue
@@ -105,9 +114,7 @@ class _Reader:
             matches.extend(part.matches)
             target = part.target or target
             counters = part.counters or counters
-        if "comment" in body:
-            matches.append(Comment(body["comment"]))
-        return Rule(target, tuple(matches), counters=counters, line=1, handle=body.get("handle"))
+        return Rule(target, (*matches, *comment), counters=counters, line=1, handle=body.get("handle"))
 
     def _set(self, kind: str, body: dict[str, Any]) -> NftSet:
         key_type = body.get("type", ())

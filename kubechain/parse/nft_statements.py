@@ -64,6 +64,17 @@ from ..netfilter import (
 )
 
 _TOKEN = re.compile(r'"[^"]*"|[{},]|[^\s{},]+')
+# the shapes of RuleReader._fast: a chain name, an address or prefix, a protocol name or number
+_NAME = r'([^\s{},@"#]+)'
+_ADDRESS = r"([0-9a-fA-F][0-9a-fA-F.:]*(?:/\d+)?)"
+_VERDICT = r"(jump|goto) " + _NAME
+_SADDR_JUMP = re.compile(rf"(ip6?) saddr {_ADDRESS} {_VERDICT}$")
+_MASQUERADE_RULE = re.compile(rf"(ip6?) daddr {_ADDRESS} (ip6?) saddr != {_ADDRESS} {_VERDICT}$")
+_AFFINITY_LOOKUP = re.compile(rf"(ip6?) saddr @{_NAME} {_VERDICT}$")
+_DNAT_RULE = re.compile(r"meta l4proto (\w+) dnat to ([0-9a-fA-F.:\[\]]+)$")
+_NUMGEN_VMAP = re.compile(r"numgen (random|inc) mod (\d+) vmap \{ ([^{}]*) \}$")
+_VMAP_ENTRY = re.compile(rf"(\d+) : {_VERDICT}$")
+_BARE_JUMP = re.compile(rf"{_VERDICT}$")
 #: words that begin a statement: an unknown statement ends before the next one of these
 STATEMENT_WORDS = frozenset({
     "", "counter", "comment", "jump", "goto", "accept", "drop", "return", "continue", "queue", "reject", "dnat",
@@ -75,11 +86,14 @@ _PROTOCOL_SELECTORS = ("meta l4proto", "ip protocol", "ip6 nexthdr")
 _NAT_FLAGS = dict(NFT_NAT_FLAGS)
 _CT_STATE_NAMES = {name: name.upper() for name, _ in CT_STATES} | {f"{bit:#x}": name.upper() for name, bit in CT_STATES}
 _FIB_NAMES = {str(number): name for name, number in FIB_TYPES.items()}
+_CT_BIT_ORDER = {name.upper(): bit for name, bit in CT_STATES}
 
 
 def tokens(text: str) -> list[str]:
     """The words of a rule line; `{`, `}` and `,` are words of their own. Each extra space is an
     empty word: an xtables match that nft 1.0.6 translates to nothing (iptables-nft's comment)."""
+    if "  " not in text and not text.startswith(" "):
+        return _TOKEN.findall(text)  # no empty statement: the common case, at C speed
     out: list[str] = []
     end = 0
     for m in _TOKEN.finditer(text):
@@ -161,6 +175,9 @@ class RuleReader:
     # --- the line ---
 
     def read(self, text: str, line: int, handle: int | None) -> Rule:
+        fast = self._fast(text)
+        if fast is not None:
+            return Rule(fast[0], fast[1], line=line, handle=handle)
         self.words, self.at, self.counters = tokens(text), 0, None
         matches: list[Match] = []
         target: Target | None = None
@@ -182,6 +199,45 @@ class RuleReader:
         if comment is not None:
             matches.append(Comment(comment))
         return Rule(target, tuple(matches), counters=self.counters, line=line, handle=handle)
+
+    def _fast(self, text: str) -> tuple[Target, tuple[Match, ...]] | None:
+        """The few line shapes that make up nearly all of a big kube-proxy table, each read by one
+        regex; None sends the line to the general reader (the tests hold both readers equal)."""
+        reader = _FAST.get(text[:2])
+        return reader(self, text) if reader is not None else None
+
+    def _fast_address(self, text: str) -> tuple[Target, tuple[Match, ...]] | None:
+        m = _SADDR_JUMP.match(text)
+        if m:
+            return Jump(m[4], m[3] == "goto"), (Address(m[1], "saddr", Negatable(m[2])),)
+        m = _MASQUERADE_RULE.match(text)
+        if m:
+            return Jump(m[6], m[5] == "goto"), (Address(m[1], "daddr", Negatable(m[2])),
+                                                 Address(m[3], "saddr", Negatable(m[4], True)))
+        m = _AFFINITY_LOOKUP.match(text)
+        if m:
+            return Jump(m[4], m[3] == "goto"), (SetLookup((f"{m[1]} saddr",), m[2], False, self._timeout("@" + m[2])),)
+        return None
+
+    def _fast_dnat(self, text: str) -> tuple[Target, tuple[Match, ...]] | None:
+        m = _DNAT_RULE.match(text)
+        return (Dnat(m[2]), (Protocol("meta l4proto", Negatable(protocol_name(m[1]))),)) if m else None
+
+    def _fast_numgen(self, text: str) -> tuple[Target, tuple[Match, ...]] | None:
+        m = _NUMGEN_VMAP.match(text)
+        if m is None:
+            return None
+        entries = []
+        for part in m[3].split(", "):
+            e = _VMAP_ENTRY.match(part)
+            if e is None:
+                return None
+            entries.append((e[1], Jump(e[3], e[2] == "goto")))
+        return VerdictMap(Numgen(m[1], int(m[2])), tuple(entries)), ()
+
+    def _fast_jump(self, text: str) -> tuple[Target, tuple[Match, ...]] | None:
+        m = _BARE_JUMP.match(text)
+        return (Jump(m[2], m[1] == "goto"), ()) if m else None
 
     def _peek(self, offset: int = 0) -> str | None:
         i = self.at + offset
@@ -509,9 +565,14 @@ class RuleReader:
             on = Negatable(value, negated)
             return Ports(family, on, None) if field == "dport" else Ports(family, None, on)
         if key == "ct state":
-            states = {_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")}
-            return ConnState(Negatable(tuple(s for s in CONNTRACK_STATE_ORDER if s in states)
-                                       + tuple(sorted(states - set(CONNTRACK_STATE_ORDER))), negated), "ct")
+            printed = [_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")]
+            states = set(printed)
+            ordered = tuple(s for s in CONNTRACK_STATE_ORDER if s in states) + tuple(sorted(states - set(
+                CONNTRACK_STATE_ORDER)))
+            # nft prints the bits in bit order; xt conntrack's translation (iptables-nft) in iptables' order
+            by_bit = tuple(sorted(printed, key=lambda name: _CT_BIT_ORDER.get(name, 0)))
+            module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != by_bit else "ct"
+            return ConnState(Negatable(ordered, negated), module)
         if family == "fib" and key.endswith(" type") and key.split()[1] in ("saddr", "daddr") and len(key.split()) == 3:
             kind = Negatable(_FIB_NAMES.get(value, value).upper(), negated)
             return AddrType(src_type=kind) if key.split()[1] == "saddr" else AddrType(dst_type=kind)
@@ -527,6 +588,12 @@ class RuleReader:
         if numgen.mode == "inc" and not numgen.offset and op in ("", "==", "!=") and 0 <= v < numgen.modulus:
             return StatisticNth(Negatable(numgen.modulus, op == "!="), v)
         return NumgenMatch(numgen, op or "==", v)
+
+
+#: RuleReader._fast's readers, by a line's first two characters
+_FAST: dict[str, Callable[[RuleReader, str], tuple[Target, tuple[Match, ...]] | None]] = {
+    "ip": RuleReader._fast_address, "me": RuleReader._fast_dnat, "nu": RuleReader._fast_numgen,
+    "ju": RuleReader._fast_jump, "go": RuleReader._fast_jump}
 
 
 def _protocols(value: str) -> str:

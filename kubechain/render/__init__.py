@@ -1,10 +1,11 @@
-"""Print a model exactly as the real iptables 1.8.9 prints the same rules: the inverse of the parsers.
+"""Print a model exactly as the real iptables 1.8.9 (or nft 1.0.6) prints the same rules: the inverse of the parsers.
 
     text = render(ruleset, "iptables-list", table="nat", numeric=True, verbose=True, exact=True)
     text = render(ruleset, "iptables-save", counters=True)
     text = render(ruleset, "iptables-S", table="nat", verbose=True)
+    text = render(ruleset, "nft", handles=True)
 
-Formats and options (each option is the iptables flag of the same meaning):
+Formats and options (each option is the iptables or nft flag of the same meaning):
 
 - ``"iptables-list"`` (`iptables -t TABLE -L [CHAIN]`): ``table="filter"``, ``chain=None``,
   ``numeric`` (-n), ``verbose`` (-v), ``exact`` (-x), ``line_numbers`` (--line-numbers),
@@ -15,7 +16,10 @@ Formats and options (each option is the iptables flag of the same meaning):
   output is deterministic).
 - ``"iptables-S"`` (`iptables -t TABLE -S [CHAIN] [-v]`): ``table="filter"``, ``chain``, ``verbose``
   (-v adds `-c PACKETS BYTES` to rules and policies).
-- every format: ``names`` — a :class:`kubechain.render.names.Names` (default: this machine's /etc).
+- ``"nft"`` (`nft list ruleset`, as nft 1.0.6 prints it; kubechain.render.nft): ``numeric`` (-n),
+  ``handles`` (-a), ``stateless`` (-s), ``table`` and ``family`` (`list table`), ``chain`` (`list
+  chain`). Only tables read from nft text or JSON print this way.
+- every iptables format: ``names`` — a :class:`kubechain.render.names.Names` (default: this machine's /etc).
 
 What iptables computes, this computes too: chains in the kernel's order (built-ins in hook order,
 then user chains by name), `(N references)` from the jumps and gotos when the model has no
@@ -37,9 +41,10 @@ from ..errors import RenderError
 from ..model import Ruleset
 from .listing import render_list
 from .names import SYSTEM
+from .nft import render_nft
 from .save import render_save, render_spec
 
-FORMATS = ("iptables-list", "iptables-save", "iptables-S")
+FORMATS = ("iptables-list", "iptables-save", "iptables-S", "nft")
 
 __all__ = ["FORMATS", "RenderError", "render"]
 
@@ -53,4 +58,6 @@ def render(ruleset: Ruleset, fmt: str, **options: Any) -> str:
         return render_save(ruleset, names, **options)
     if fmt == "iptables-S":
         return render_spec(ruleset, names, **options)
+    if fmt == "nft":
+        return render_nft(ruleset, **options)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from ..model import Ruleset
-from ._strategies import rulesets
+from ._strategies import nft_rulesets, rulesets
 
 FORMATS = ("iptables-save", "iptables-S", "iptables-list")
 
@@ -76,3 +76,23 @@ def _one_chain(draw: st.DrawFn, model: Ruleset, table: str, always: bool = False
 def dumps(fmt: str | None = None, models: st.SearchStrategy[Ruleset] | None = None) -> st.SearchStrategy[str]:
     """Dump text as iptables prints it, in `fmt` (default: any format the parser reads)."""
     return renderings(fmt, models).map(lambda d: d.text)
+
+
+def nft_renderings(models: st.SearchStrategy[Ruleset] | None = None) -> st.SearchStrategy[Dump]:
+    """An nft ruleset (default: :func:`nft_rulesets`) printed as `nft [-n] [-s] list ruleset`, or
+    `list chain` of one of its chains (`options` holds `chain` then)."""
+    if models is not None and not isinstance(models, st.SearchStrategy):
+        raise InvalidArgument(f"models={models!r}: expected a hypothesis strategy of Rulesets")
+    return _nft_renderings(models)
+
+
+@st.composite
+def _nft_renderings(draw: st.DrawFn, models: st.SearchStrategy[Ruleset] | None) -> Dump:
+    from ..render import render
+
+    model = draw(models if models is not None else nft_rulesets())
+    options: dict[str, Any] = {"numeric": draw(st.booleans()), "stateless": draw(st.booleans())}
+    chains = sorted(c for t in model.tables for c in t.chains)
+    if chains and draw(st.integers(0, 4)) == 0:
+        options["chain"] = draw(st.sampled_from(chains))
+    return Dump(model, "nft", options, render(model, "nft", **options))

@@ -42,6 +42,7 @@ from ._kube_proxy import (
     ruleset,
     with_counters,
 )
+from ._kube_proxy_nft import LAYOUTS, nft_ruleset, nft_table
 
 FAMILIES = ("ipv4", "ipv6")
 _PORT_NAMES = ("http", "https", "grpc", "metrics", "dns", "p80", "web")
@@ -140,6 +141,41 @@ def _rulesets(draw: st.DrawFn, family: str | None, counters: bool | None, with_f
         # one seeded Random per table: counter values are not worth shrinking, and big tables stay fast
         tables = [with_counters(t, draw(st.randoms(use_true_random=False))) for t in tables]
     return ruleset(tables, fam, has_counters)
+
+
+def nft_rulesets(*, family: str | None = None, layout: str | None = None, max_services: int = 4,
+                 max_endpoints: int = 20) -> st.SearchStrategy[Ruleset]:
+    """kube-proxy's nftables table (`ip kube-proxy` / `ip6 kube-proxy`, as `nft list ruleset` prints
+    it back) for up to `max_services` service ports of 1..`max_endpoints` endpoints, plus services
+    without endpoints; `layout` "vmap" (endpoint chains, v1.29–v1.35) or "map" (one DNAT map, v1.36),
+    None: drawn. ClusterIP, NodePort, external IPs, externalTrafficPolicy Local, ClientIP affinity."""
+    _check_family(family)
+    if layout is not None and layout not in LAYOUTS:
+        raise InvalidArgument(f"layout={layout!r}: expected None, 'vmap' or 'map'")
+    _check_range("services", 0, max_services, 0)
+    _check_range("endpoints", 1, max_endpoints, 1)
+    return _nft_rulesets(family, layout, max_services, max_endpoints)
+
+
+@st.composite
+def _nft_rulesets(draw: st.DrawFn, family: str | None, layout: str | None, max_services: int,
+                  max_endpoints: int) -> Ruleset:
+    fam = family or draw(st.sampled_from(FAMILIES))
+    k = draw(st.integers(0, max_services))
+    names = draw(st.lists(_names(), min_size=k + 1, max_size=k + 1, unique=True))
+    svcs = [draw(_services(fam, 1, max_endpoints, n)) for n in names[:k]]
+    empty = tuple(draw(_services(fam, 1, 1, names[k])) for _ in range(draw(st.integers(0, 1))))
+    # one service port per cluster IP, port and protocol: the service-ips map has one element each
+    seen: set[tuple[str, str, int]] = set()
+    unique: list[KubeService] = []
+    for svc in [*svcs, *empty]:
+        key = (svc.cluster_ip, svc.protocol, svc.port)
+        if key not in seen and not (set(svc.external_ips) & {s.cluster_ip for s in unique}):
+            seen.add(key)
+            unique.append(svc)
+    table = nft_table(fam, [s for s in unique if s not in empty], layout or draw(st.sampled_from(LAYOUTS)),
+                      tuple(s for s in unique if s in empty))
+    return nft_ruleset(table, fam)
 
 
 _thresholds = st.one_of(st.integers(0, TWO_31), st.sampled_from([0, 1, TWO_31 // 2, TWO_31 - 1, TWO_31]))

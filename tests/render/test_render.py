@@ -129,6 +129,8 @@ def test_what_a_format_cannot_carry_is_an_error_not_a_guess():
     with pytest.raises(RenderError, match="limit: avg"):
         render(listed, "iptables-save")
     with pytest.raises(ValueError, match="unknown format"):
+        render(listed, "pf")
+    with pytest.raises(RenderError, match="only tables read from nft"):
         render(listed, "nft")
     with pytest.raises(RenderError, match="no chain"):
         render(listed, "iptables-list", table="nat", chain="NOPE")
