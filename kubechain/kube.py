@@ -45,6 +45,8 @@ HASHED_PREFIXES = (*SERVICE_CHAIN_PREFIXES, FIREWALL_PREFIX)
 PER_SERVICE_PREFIXES = (*HASHED_PREFIXES, ENDPOINT_PREFIX[0])
 
 SERVICES_CHAIN = "KUBE-SERVICES"
+#: the filter chain of the DROPs of externalTrafficPolicy: Local services without local endpoints
+EXTERNAL_SERVICES_CHAIN = "KUBE-EXTERNAL-SERVICES"
 NODEPORTS_CHAIN = "KUBE-NODEPORTS"
 MARK_MASQ_CHAIN = "KUBE-MARK-MASQ"
 MARK_DROP_CHAIN = "KUBE-MARK-DROP"
@@ -324,8 +326,9 @@ class NoEndpointsRule:
 
 def no_endpoints_rules(table: Table, uncommented: bool = False) -> list[NoEndpointsRule]:
     """kube-proxy's `… has no endpoints` REJECT and `… has no local endpoints` DROP rules; with
-    `uncommented`, also the REJECTs of the filter table's KUBE-SERVICES chain (kube-proxy writes
-    nothing else there) whose comments the printout lacks, as nft prints iptables-nft rules."""
+    `uncommented`, also the REJECTs of the filter table's KUBE-SERVICES chain and the DROPs of its
+    KUBE-EXTERNAL-SERVICES chain (kube-proxy writes nothing else there) whose comments the printout
+    lacks, as nft prints iptables-nft rules."""
     found = []
     for chain in table.chains.values():
         for rule in chain.rules:
@@ -333,9 +336,11 @@ def no_endpoints_rules(table: Table, uncommented: bool = False) -> list[NoEndpoi
             m = NO_ENDPOINTS_COMMENT.match(comment or "")
             if m and (type(rule.target) is Reject or (type(rule.target) is Verdict and rule.target.name == "DROP")):
                 found.append(NoEndpointsRule(m["name"], bool(m["local"]), rule))
-            elif (uncommented and comment is None and chain.name == SERVICES_CHAIN and type(rule.target) is Reject
-                  and destination_of(rule) is not None):
-                found.append(NoEndpointsRule(None, False, rule))
+            elif uncommented and comment is None and (
+                    chain.name == SERVICES_CHAIN and type(rule.target) is Reject and destination_of(rule) is not None
+                    or chain.name == EXTERNAL_SERVICES_CHAIN and type(rule.target) is Verdict
+                    and rule.target.name == "DROP"):
+                found.append(NoEndpointsRule(None, chain.name == EXTERNAL_SERVICES_CHAIN, rule))
     return found
 
 

@@ -164,6 +164,14 @@ class ConnState(Match):
 
 
 @dataclass(frozen=True, slots=True)
+class ConnStatus(Match):
+    """nft `ct status dnat` (iptables' `conntrack --ctstatus`): the connection's status bits, by
+    nft's names in bit order. A new connection has none of them yet."""
+
+    statuses: Negatable[tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownMatch(Match):
     """Match text the parser does not interpret, kept verbatim (never dropped): save form starts
     with `-m `, listing form does not."""

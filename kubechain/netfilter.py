@@ -306,6 +306,9 @@ NFT_NAT_FLAGS = (("random", "random"), ("fully-random", "random-fully"), ("persi
 
 #: `ct state` bits as nft names them and prints them (bit order; `-n` prints the hex values)
 CT_STATES = (("invalid", 0x1), ("established", 0x2), ("related", 0x4), ("new", 0x8), ("untracked", 0x40))
+#: `ct status` bits as nft names them (bit order; `-n` prints the hex values)
+CT_STATUSES = (("expected", 0x1), ("seen-reply", 0x2), ("assured", 0x4), ("confirmed", 0x8), ("snat", 0x10),
+               ("dnat", 0x20), ("dying", 0x200))
 #: `fib … type` values with -n (the ones kube-proxy uses)
 FIB_TYPES = {"unspec": 0, "unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5,
              "blackhole": 6, "unreachable": 7, "prohibit": 8}

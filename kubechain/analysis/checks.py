@@ -25,6 +25,7 @@ from ..kube import (
     PER_SERVICE_PREFIXES,
     affinity_check,
     commented_address,
+    destination_of,
     no_endpoints_rules,
     service_chain_kind,
 )
@@ -480,8 +481,9 @@ def comment_mismatch(c: ServiceCheck) -> Iterator[Finding]:
           "(one per service)")
 def no_endpoints(c: TableCheck) -> Iterator[Finding]:
     groups: dict[tuple[str, bool], list[Rule]] = defaultdict(list)
-    for rejection in no_endpoints_rules(c.table):
-        groups[rejection.name or "", rejection.local].append(rejection.rule)
+    # nft prints iptables-nft's rules without their comments: their names are lost, not their rejections
+    for rejection in no_endpoints_rules(c.table, uncommented=c.table.family is not None):
+        groups[rejection.name or UNNAMED, rejection.local].append(rejection.rule)
     places: dict[tuple[str, bool], list[tuple[str, int, bool]]] = {
         key: [(_destination(r), r.line, type(r.target) is Verdict) for r in rules] for key, rules in groups.items()}
     for gone in nft_no_endpoints(c.table) if is_kube_proxy_table(c.table) else ():
@@ -498,9 +500,14 @@ def no_endpoints(c: TableCheck) -> Iterator[Finding]:
         yield Finding(None, found[0][1] or None, text)
 
 
+#: how no-endpoints names a service whose name was only in a comment the printout lacks
+UNNAMED = "a service port (named in a comment nft does not print)"
+
+
 def _destination(rule: Rule) -> str:
     port = next((m.dport.value for m in rule.matches if type(m) is Ports and m.dport), None)
-    address = rule.destination.value if rule.destination is not None else "any local address"
+    destination = destination_of(rule)
+    address = destination.value if destination is not None else "any local address"
     if port and ":" in address:  # IPv6: bracketed, as kube-proxy writes endpoints
         return f"[{address}]:{port}"
     return f"{address}:{port}" if port else address

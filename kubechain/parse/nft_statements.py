@@ -18,6 +18,7 @@ from ..model import (
     AddrType,
     Comment,
     ConnState,
+    ConnStatus,
     Counters,
     CounterStatement,
     Dnat,
@@ -54,6 +55,7 @@ from ..netfilter import (
     COMPARISONS,
     CONNTRACK_STATE_ORDER,
     CT_STATES,
+    CT_STATUSES,
     FIB_TYPES,
     FULL_MARK,
     LOW_31,
@@ -87,6 +89,7 @@ _NAT_FLAGS = dict(NFT_NAT_FLAGS)
 _CT_STATE_NAMES = {name: name.upper() for name, _ in CT_STATES} | {f"{bit:#x}": name.upper() for name, bit in CT_STATES}
 _FIB_NAMES = {str(number): name for name, number in FIB_TYPES.items()}
 _CT_BIT_ORDER = {name.upper(): bit for name, bit in CT_STATES}
+_CT_STATUS_NAMES = {f"{bit:#x}": name for name, bit in CT_STATUSES}
 
 
 def tokens(text: str) -> list[str]:
@@ -564,15 +567,8 @@ class RuleReader:
         if family in _PORT_PROTOCOLS and field in ("dport", "sport"):
             on = Negatable(value, negated)
             return Ports(family, on, None) if field == "dport" else Ports(family, None, on)
-        if key == "ct state":
-            printed = [_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")]
-            states = set(printed)
-            ordered = tuple(s for s in CONNTRACK_STATE_ORDER if s in states) + tuple(sorted(states - set(
-                CONNTRACK_STATE_ORDER)))
-            # nft prints the bits in bit order; xt conntrack's translation (iptables-nft) in iptables' order
-            by_bit = tuple(sorted(printed, key=lambda name: _CT_BIT_ORDER.get(name, 0)))
-            module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != by_bit else "ct"
-            return ConnState(Negatable(ordered, negated), module)
+        if key in ("ct status", "ct state"):
+            return _ct(key, value, negated)
         if family == "fib" and key.endswith(" type") and key.split()[1] in ("saddr", "daddr") and len(key.split()) == 3:
             kind = Negatable(_FIB_NAMES.get(value, value).upper(), negated)
             return AddrType(src_type=kind) if key.split()[1] == "saddr" else AddrType(dst_type=kind)
@@ -594,6 +590,26 @@ class RuleReader:
 _FAST: dict[str, Callable[[RuleReader, str], tuple[Target, tuple[Match, ...]] | None]] = {
     "ip": RuleReader._fast_address, "me": RuleReader._fast_dnat, "nu": RuleReader._fast_numgen,
     "ju": RuleReader._fast_jump, "go": RuleReader._fast_jump}
+
+
+def _ct(key: str, value: str, negated: bool) -> Match | None:
+    """`ct status dnat`, `ct state established,related` (`-n`: hex bits)."""
+    if key == "ct status":
+        names = {_CT_STATUS_NAMES.get(v, v) for v in value.split(",")}
+        ordered = tuple(n for n, _ in CT_STATUSES if n in names)
+        if len(ordered) != len(names):
+            return None
+        return ConnStatus(Negatable(ordered, negated))
+    if key == "ct state":
+        printed = [_CT_STATE_NAMES.get(s, s.upper()) for s in value.split(",")]
+        states = set(printed)
+        ordered = tuple(s for s in CONNTRACK_STATE_ORDER if s in states) + tuple(sorted(states - set(
+            CONNTRACK_STATE_ORDER)))
+        # nft prints the bits in bit order; xt conntrack's translation (iptables-nft) in iptables' order
+        by_bit = tuple(sorted(printed, key=lambda name: _CT_BIT_ORDER.get(name, 0)))
+        module = "ct xt" if len(printed) > 1 and tuple(printed) == ordered != by_bit else "ct"
+        return ConnState(Negatable(ordered, negated), module)
+    return None
 
 
 def _protocols(value: str) -> str:

@@ -26,6 +26,7 @@ from ..model import (
     Chain,
     Comment,
     ConnState,
+    ConnStatus,
     CounterStatement,
     Dnat,
     DnatMap,
@@ -60,6 +61,7 @@ from ..model import (
 )
 from ..netfilter import (
     CT_STATES,
+    CT_STATUSES,
     FIB_TYPES,
     FULL_MARK,
     LOW_31,
@@ -242,6 +244,12 @@ def _conn_state(p: _Printer, m: ConnState, _rule: Rule) -> str:
     return f"ct state {p._negated(m.states.negated)}{shown}"
 
 
+def _conn_status(p: _Printer, m: ConnStatus, _rule: Rule) -> str:
+    bits = dict(CT_STATUSES)
+    shown = ",".join(f"{bits[n]:#x}" if p.numeric else n for n in m.statuses.value)
+    return f"ct status {p._negated(m.statuses.negated)}{shown}"
+
+
 def _addr_type(p: _Printer, m: AddrType, _rule: Rule) -> str:
     side, kind = ("saddr", m.src_type) if m.src_type is not None else ("daddr", m.dst_type)
     if kind is None:
@@ -323,7 +331,8 @@ def _verbatim(_p: _Printer, m: UnknownMatch | OtherStatement, _rule: Rule) -> st
 
 _STATEMENTS: dict[type, Callable[[_Printer, Any, Rule], str]] = {
     Address: _address, Protocol: _protocol, Ports: _ports, SetLookup: _set_lookup, ConnState: _conn_state,
-    AddrType: _addr_type, MarkMatch: _mark_match, StatisticRandom: _statistic, MetaRandom: _meta_random,
+    ConnStatus: _conn_status, AddrType: _addr_type, MarkMatch: _mark_match, StatisticRandom: _statistic,
+    MetaRandom: _meta_random,
     StatisticNth: _nth, NumgenMatch: _numgen_match, XtMatch: _xt_match, CounterStatement: _counter,
     MarkSet: _mark_set, SetUpdate: _set_update, UnknownMatch: _verbatim, OtherStatement: _verbatim,
 }
