@@ -17,10 +17,11 @@ has them, and diagnostics::
     print(kubechain.to_json(analysis))                        # the kubechain/analysis/v1 document
 
 Entry points: :func:`load`, :func:`loads`, :func:`analyze`, :func:`sample`, :func:`fleet` (every
-node's rules compared), :func:`document`, :func:`to_json`, and :class:`ParseError`,
+node's rules compared), :func:`trace` (one packet through the node's tables), :func:`document`,
+:func:`to_json`, and :class:`ParseError`,
 :class:`SelectionError`, :class:`RenderError`. The types they return: :class:`Analysis`,
 :class:`Service`, :class:`Endpoint`, :class:`Diagnostic`, :class:`Sample`, :class:`SampledService`,
-:class:`SampledEndpoint`, and ``kubechain.fleets.Fleet``.
+:class:`SampledEndpoint`, :class:`Packet`, :class:`Trace`, and ``kubechain.fleets.Fleet``.
 Submodules, imported on first use: ``kubechain.model`` (the rule model every format parses
 into), ``kubechain.render`` (print a model as iptables does), ``kubechain.testing`` (hypothesis
 strategies of kube-proxy rule sets).
@@ -45,18 +46,20 @@ if TYPE_CHECKING:
     from .fleets import Fleet, FleetProgressCallback
     from .model import Ruleset
     from .simulation import Simulation
+    from .tracing import Packet, Trace
 
 __all__ = ["Analysis", "Diagnostic", "Endpoint", "ParseError", "RenderError", "Sample", "SampledEndpoint",
-           "SampledService", "SelectionError", "Service", "analyze", "document", "fleet", "load", "loads", "model",
-           "render", "sample", "simulate", "testing", "to_json"]
+           "SampledService", "SelectionError", "Service", "Packet", "Trace", "analyze", "document", "fleet", "load",
+           "loads", "model", "render", "sample", "simulate", "testing", "to_json", "trace"]
 __version__ = "0.1.0"
 #: submodules `import kubechain` exposes on first use (kubechain.render, kubechain.model…)
 _LAZY = ("model", "render", "testing", "analysis", "parse", "report", "netfilter", "kube", "selection", "simulation",
-         "fleets")
+         "fleets", "tracing")
 #: result types, importable from kubechain directly (`kubechain.Analysis`), also on first use
 _TYPES = {"Analysis": "analysis.results", "Service": "analysis.results", "Endpoint": "analysis.results",
           "Diagnostic": "analysis.diagnostics", "Sample": "analysis.sampling",
-          "SampledService": "analysis.sampling", "SampledEndpoint": "analysis.sampling"}
+          "SampledService": "analysis.sampling", "SampledEndpoint": "analysis.sampling",
+          "Packet": "tracing", "Trace": "tracing"}
 #: what load() and analyze() report progress through: (phase, done, total)
 Progress = Callable[[str, int, int], None]
 
@@ -166,27 +169,51 @@ def fleet(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, j
                   progress=progress)
 
 
-def document(analysis: Analysis | Sample | Fleet) -> dict[str, Any]:
+def trace(ruleset: Ruleset, packet: Packet) -> Trace:
+    """Follow one new packet (a :class:`Packet`: destination, port, protocol, where it comes from,
+    the node's local addresses…) through the ruleset's tables in the kernel's hook order, and
+    return every outcome with its exact probability, DNAT destination, masquerade flag and most
+    likely path, what was assumed, and the dump's diagnostics on the chains it went through: the
+    typed object behind the `kubechain/trace/v1` document. ValueError when the packet needs a
+    source the dump cannot supply (a pod's)."""
+    from .analysis import analyze as _analyze
+    from .analysis import tolerance as _tolerance
+    from .model import Ruleset as _Ruleset
+    from .tracing import Packet as _Packet
+    from .tracing import trace as _trace
+
+    if not isinstance(ruleset, _Ruleset):
+        raise TypeError(f"trace() takes a Ruleset (from kubechain.load or loads), not {type(ruleset).__name__}")
+    if not isinstance(packet, _Packet):
+        raise TypeError(f"trace() takes a kubechain.Packet, not {type(packet).__name__}")
+    return _trace(ruleset, packet, tuple(_analyze(ruleset, _tolerance(None), None).diagnostics))
+
+
+def document(analysis: Analysis | Sample | Fleet | Trace) -> dict[str, Any]:
     """The versioned JSON document of an analysis (`kubechain/analysis/v1`), of a sample (the
-    same, with the sample's keys) or of a fleet (`kubechain/fleet/v1`), as dicts and lists
-    (README: JSON)."""
+    same, with the sample's keys), of a fleet (`kubechain/fleet/v1`) or of a trace
+    (`kubechain/trace/v1`), as dicts and lists (README: JSON)."""
     from .analysis.results import Analysis as _Analysis
     from .analysis.sampling import Sample as _Sample
     from .fleets import Fleet as _Fleet
     from .report.documents import document as _document
     from .report.documents import sample_document
+    from .tracing import Trace as _Trace
 
+    if isinstance(analysis, _Trace):
+        from .report.trace_json import document as trace_document
+        return trace_document(analysis)
     if isinstance(analysis, _Sample):
         return sample_document(analysis)
     if isinstance(analysis, _Fleet):
         from .report.fleet_json import document as fleet_document
         return fleet_document(analysis)
     if not isinstance(analysis, _Analysis):
-        raise TypeError(f"document() takes an Analysis, a Sample or a Fleet, not {type(analysis).__name__}")
+        raise TypeError(f"document() takes an Analysis, a Sample, a Fleet or a Trace, not {type(analysis).__name__}")
     return _document(analysis)
 
 
-def to_json(analysis: Analysis | Sample | Fleet) -> str:
+def to_json(analysis: Analysis | Sample | Fleet | Trace) -> str:
     """:func:`document` as the JSON text `kubechain analyze -o json` prints."""
     from .report.documents import dumps_value
     return dumps_value(document(analysis))

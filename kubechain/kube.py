@@ -72,6 +72,8 @@ NFT_AFFINITY_PREFIX = "affinity-"
 #: chains kube-proxy creates per service port or endpoint; one that nothing reaches is stale
 NFT_PER_SERVICE_PREFIXES = (*NFT_SERVICE_CHAIN_KINDS, NFT_FIREWALL_PREFIX, NFT_ENDPOINT_PREFIX)
 NFT_SERVICE_IPS = "service-ips"
+#: the node addresses that accept NodePort traffic: the addresses an nft dump proves local
+NFT_NODEPORT_IPS = "nodeport-ips"
 NFT_SERVICE_NODEPORTS = "service-nodeports"
 NFT_FIREWALL_IPS = "firewall-ips"
 NFT_NO_ENDPOINT_SERVICES = "no-endpoint-services"

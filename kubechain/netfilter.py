@@ -29,6 +29,29 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "security": ("INPUT", "FORWARD", "OUTPUT"),
 }
 
+#: where each iptables table's built-in chains sit among a hook's chains (the NF_IP_PRI_* values, the
+#: same numbers nft's standard priorities have): nat is dstnat in PREROUTING and OUTPUT, srcnat in
+#: INPUT and POSTROUTING
+IPTABLES_PRIORITIES = {"raw": -300, "mangle": -150, "filter": 0, "security": 50}
+NAT_PRIORITIES = {"PREROUTING": -100, "OUTPUT": -100, "INPUT": 100, "POSTROUTING": 100}
+
+
+def builtin_priority(table: str, hook: str) -> int | None:
+    """The priority of iptables table `table`'s built-in chain `hook`; None for a table iptables lacks."""
+    if table == "nat":
+        return NAT_PRIORITIES.get(hook)
+    return IPTABLES_PRIORITIES.get(table)
+
+
+#: addresses every node has: `addrtype LOCAL` and the routing decision see them as local
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+def interface_matches(pattern: str, name: str) -> bool:
+    """`-i eth0` / `-i veth+`: a trailing `+` matches any name with that prefix (xt_iface)."""
+    return name.startswith(pattern[:-1]) if pattern.endswith("+") else name == pattern
+
+
 # --- verdicts and targets ----------------------------------------------------------------------------
 
 #: the standard verdicts a rule can jump to

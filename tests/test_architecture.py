@@ -1,5 +1,5 @@
 """The package's shape holds: a dozen modules at the top at most, and imports that follow the data
-flow (model/netfilter/kube ← parse/render ← analysis ← simulation, fleets ← report ← cli), never upward or
+flow (model/netfilter/kube ← parse/render ← analysis ← simulation, fleets, tracing ← report ← cli), never upward or
 sideways between parse/ and render/."""
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ ALLOWED = {
     "analysis": {"base", "analysis"},
     "simulation": {"base", "analysis", "simulation"},
     "fleets": {"base", "parse", "analysis", "fleets"},
-    "report": {"base", "analysis", "simulation", "fleets", "report"},
+    "tracing": {"base", "analysis", "tracing"},
+    "report": {"base", "analysis", "simulation", "fleets", "tracing", "report"},
     "testing": {"base", "analysis", "render", "parse", "testing"},
     # the commands call the public API (kubechain/__init__.py), so they hold no logic the library lacks
-    "cli": {"base", "parse", "render", "analysis", "simulation", "fleets", "report", "cli", "api"},
-    "api": {"base", "parse", "render", "analysis", "simulation", "fleets", "report", "testing", "cli", "api"},
+    "cli": {"base", "parse", "render", "analysis", "simulation", "fleets", "tracing", "report", "cli", "api"},
+    "api": {"base", "parse", "render", "analysis", "simulation", "fleets", "tracing", "report", "testing", "cli",
+            "api"},
 }
 BASE = {"model", "netfilter", "kube", "kube_nft", "errors", "memory", "selection"}
 

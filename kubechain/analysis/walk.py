@@ -10,7 +10,10 @@ What flows is decided by a *flow*: :data:`EXACT` sends an exact Fraction mass (a
 with probability p splits the mass reaching it into p for its target and 1 − p for the next rule);
 :data:`BOUNDED` sends certified intervals, for the rare rule sets whose exact values outgrow
 :data:`PRECISION_LIMIT`; :class:`kubechain.analysis.sampling.SampledFlow` sends an integer count of
-connections and splits it by drawing the kernel's random numbers. Everything else (jumps, goto,
+connections and splits it by drawing the kernel's random numbers;
+:class:`kubechain.tracing.flow.TraceFlow` sends one packet's states (its mark, its DNATed
+destination, its path) and evaluates each rule on them, with its own target handlers (walk_chain's
+`targets`), which give DNAT, MARK and the verdicts their effect on the packet. Everything else (jumps, goto,
 RETURN, DNAT, missing chains, cycles) is this one walk, so the sampler cannot diverge from the
 analysis.
 
@@ -388,10 +391,13 @@ def exact_walk(chains: dict[str, Chain], start: str) -> Walk[Fraction]:
     return walk_chain(chains, start, EXACT)
 
 
-def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M]) -> Walk[M]:
-    """Send the flow's whole into chain `start` and follow it to the endpoints."""
+def walk_chain(chains: dict[str, Chain], start: str, flow: Flow[M],
+               targets: dict[type, Handler] | None = None) -> Walk[M]:
+    """Send the flow's whole into chain `start` and follow it to the endpoints. `targets` replaces
+    the handler table (TARGETS) for a flow that gives targets more meaning: the tracer's flow
+    carries packet state, which its DNAT, MARK and verdict handlers change."""
     walk: Walk[M] = Walk(start, flow.zero)
-    walker = _Walker(chains, walk, flow)
+    walker = _Walker(chains, walk, flow, targets)
     done = walker.call(start, flow.whole, None)
     for key, mass in done.endpoints.items():
         walker.endpoint(key).mass = mass
@@ -447,10 +453,12 @@ class _Walker(Generic[M]):
     walk: Walk[M]
     flow: Flow[M]
 
-    def __init__(self, chains: dict[str, Chain], walk: Walk[M], flow: Flow[M]) -> None:
+    def __init__(self, chains: dict[str, Chain], walk: Walk[M], flow: Flow[M],
+                 targets: dict[type, Handler] | None = None) -> None:
         self.chains = chains
         self.walk = walk
         self.flow = flow
+        self.targets = TARGETS if targets is None else targets
         self.transfers: dict[tuple[str, str | None], Transfer[M]] = {}
         self.seen: set[tuple[str, str | None]] = set()
         self.frames: list[Frame[M]] = []
@@ -540,7 +548,7 @@ class _Walker(Generic[M]):
         if kind is Jump:
             self.enter(frame, rule, target, hit, rest)  # type: ignore[arg-type]
             return
-        handler = TARGETS.get(kind, _continues)
+        handler = self.targets.get(kind, _continues)
         self.after(frame, handler(self, frame, rule, target, hit), rest)
 
     def after(self, frame: Frame[M], outcome: Outcome[M], rest: M) -> None:
@@ -662,7 +670,7 @@ class _Walker(Generic[M]):
             if type(verdict) is Jump:
                 outcome = self.jump_now(frame, rule, verdict, parts[k])
             else:
-                outcome = TARGETS.get(type(verdict), _continues)(self, frame, rule, verdict, parts[k])
+                outcome = self.targets.get(type(verdict), _continues)(self, frame, rule, verdict, parts[k])
             if isinstance(outcome, tuple):
                 outcome, left = outcome
                 back = self.plus(back, left)

@@ -15,6 +15,7 @@ from .common import Group
 from .fleet import fleet
 from .sample import sample
 from .simulate import simulate
+from .trace import trace
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -30,6 +31,7 @@ main.add_command(analyze)
 main.add_command(sample)
 main.add_command(simulate)
 main.add_command(fleet)
+main.add_command(trace)
 
 if __name__ == "__main__":
     main()
