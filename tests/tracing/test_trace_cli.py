@@ -20,7 +20,8 @@ def test_json_document():
                              "from": "external", "hook": "PREROUTING", "local_addresses": [],
                              "returning_client": None, "sport": None, "in_iface": None, "out_iface": None}
     assert [(o["verdict"], o["destination"], o["masquerade"], o["probability"]) for o in doc["outcomes"]] == [
-        ("dnat", "10.180.0.7:80", True, "715827883/2147483648"), ("dnat", "10.180.1.8:80", True, "1431655765/4294967296"),
+        ("dnat", "10.180.0.7:80", True, "715827883/2147483648"),
+        ("dnat", "10.180.1.8:80", True, "1431655765/4294967296"),
         ("dnat", "10.180.2.9:80", True, "1431655765/4294967296")]
     assert doc["outcomes"][0]["path"][0] == {"table": "nat", "chain": "PREROUTING", "line": 67}
     assert [a["kind"] for a in doc["assumptions"]] == ["unknown-local"]
