@@ -71,3 +71,13 @@ def test_imports_follow_the_data_flow():
 def test_at_most_a_dozen_modules_at_the_top():
     top = [p.name for p in PACKAGE.glob("*.py")]
     assert len(top) <= 12, top
+
+
+def test_every_subpackage_ships():
+    """pyproject lists the packages by name, so a subpackage missing there works in a checkout and
+    is absent from an installed copy (`pip install .`), as CI installs it."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"kubechain." + p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert found <= listed, f"not in pyproject.toml's packages: {sorted(found - listed)}"
