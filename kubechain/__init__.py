@@ -169,13 +169,15 @@ def fleet(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, j
                   progress=progress)
 
 
-def trace(ruleset: Ruleset, packet: Packet) -> Trace:
+def trace(ruleset: Ruleset, packet: Packet, *, diagnostics: bool = True) -> Trace:
     """Follow one new packet (a :class:`Packet`: destination, port, protocol, where it comes from,
     the node's local addresses…) through the ruleset's tables in the kernel's hook order, and
     return every outcome with its exact probability, DNAT destination, masquerade flag and most
     likely path, what was assumed, and the dump's diagnostics on the chains it went through: the
     typed object behind the `kubechain/trace/v1` document. ValueError when the packet needs a
-    source the dump cannot supply (a pod's)."""
+    source the dump cannot supply (a pod's). The diagnostics come from analyzing the whole dump,
+    which on a big one costs far more than the trace itself: `diagnostics=False` leaves them out
+    (to trace many packets through one dump)."""
     from .analysis import analyze as _analyze
     from .analysis import tolerance as _tolerance
     from .model import Ruleset as _Ruleset
@@ -186,7 +188,8 @@ def trace(ruleset: Ruleset, packet: Packet) -> Trace:
         raise TypeError(f"trace() takes a Ruleset (from kubechain.load or loads), not {type(ruleset).__name__}")
     if not isinstance(packet, _Packet):
         raise TypeError(f"trace() takes a kubechain.Packet, not {type(packet).__name__}")
-    return _trace(ruleset, packet, tuple(_analyze(ruleset, _tolerance(None), None).diagnostics))
+    found = tuple(_analyze(ruleset, _tolerance(None), None).diagnostics) if diagnostics else ()
+    return _trace(ruleset, packet, found)
 
 
 def document(analysis: Analysis | Sample | Fleet | Trace) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class TraceFlow:
         self.ctx = ctx
         self.table = table
         self.whole = whole
-        self._chain_of = {id(r): name for name, c in table.chains.items() for r in c.rules}
+        self._chain_of = ctx.chain_of(table)
         self._cache: dict[tuple[int, int, tuple[str, int] | None], Evaluation] = {}
 
     def where(self, state: State) -> Where:

@@ -21,6 +21,7 @@ from ..model import (
     AddrType,
     Comment,
     ConnState,
+    ConnStatus,
     CounterStatement,
     Jump,
     MarkMatch,
@@ -80,6 +81,15 @@ class Context:
     table: Table | None = None  # the table being walked (its named nft sets)
     #: the chain each jump on a path jumps to (a jump whose chain matched nothing is left off the path)
     jumps: dict[Any, str] = field(default_factory=dict)
+
+    _chains: dict[int, dict[int, str]] = field(default_factory=dict)
+
+    def chain_of(self, table: Table) -> dict[int, str]:
+        """Each rule's chain (by the rule's id), built once per table: a path step names it."""
+        found = self._chains.get(id(table))
+        if found is None:
+            found = self._chains[id(table)] = {id(r): name for name, c in table.chains.items() for r in c.rules}
+        return found
 
     def assume(self, kind: str, detail: str, line: int | None) -> None:
         self.assumptions.setdefault((kind, detail, line), Assumption(kind, detail, line))
@@ -169,6 +179,13 @@ def _conn_state(ctx: Context, _rule: Rule, m: ConnState, where: Where) -> bool:
     return bool({s.upper() for s in m.states.value} & now) != m.states.negated
 
 
+def _conn_status(ctx: Context, _rule: Rule, m: ConnStatus, where: Where) -> bool:
+    """`ct status dnat`: set once the destination was rewritten; a new connection has no other bit."""
+    pk = ctx.packet
+    now = {"dnat"} if (where.dst, where.dport) != (pk.dst, pk.dport) else set()
+    return bool({s.lower() for s in m.statuses.value} & now) != m.statuses.negated
+
+
 def _recent(ctx: Context, _rule: Rule, m: Recent, _where: Where) -> bool:
     if not m.checks:
         return True  # --set / --remove: actions
@@ -205,6 +222,7 @@ _CHECKS: dict[type, Callable[[Context, Rule, Any, Where], bool]] = {
     MarkMatch: _mark,
     AddrType: lambda ctx, rule, m, where: _addrtype(ctx, rule, m, where),
     ConnState: _conn_state,
+    ConnStatus: _conn_status,
     Recent: _recent,
     Address: _address,
     Protocol: _protocol,
@@ -363,8 +381,13 @@ def _network(text: str) -> Network:
     return ipaddress.ip_network(text, strict=False)
 
 
+@lru_cache(maxsize=4096)
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address)
+
+
 def _contained(address: str, networks: tuple[Network, ...]) -> bool:
-    a = ipaddress.ip_address(address)
+    a = _ip(address)
     return any(a.version == n.version and a in n for n in networks)
 
 

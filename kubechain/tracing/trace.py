@@ -41,7 +41,8 @@ EXTERNAL_CANDIDATES = {"ipv4": ("203.0.113.7", "198.51.100.7", "192.0.2.7", "100
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One way the packet ends: its verdict (`dnat` is delivered with its destination rewritten,
-    `accept` delivered as sent, `reject`, `drop`), the DNAT destination, whether its source is
+    `accept` delivered as sent, `reject`, `drop`), the DNAT destination (also of a packet dropped
+    or rejected after its DNAT), whether its source is
     masqueraded, the exact probability, and the most likely path (`paths` counts the distinct
     paths merged into it)."""
 

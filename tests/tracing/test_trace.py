@@ -195,6 +195,16 @@ def test_cluster_ip_outcomes_are_analyze_shares(dump):
     assert checked
 
 
+def test_diagnostics_are_those_on_the_path_and_can_be_left_out():
+    ruleset = kubechain.load(iptables("save"))
+    packet = Packet("172.30.0.46", 80, src=POD)
+    with_them = kubechain.trace(ruleset, packet)
+    assert [d.code for d in with_them.diagnostics] == ["no-endpoints"]
+    assert with_them.diagnostics[0].line == with_them.outcomes[0].path[-1].line
+    assert kubechain.trace(ruleset, packet, diagnostics=False).diagnostics == ()
+    assert kubechain.trace(ruleset, Packet("172.30.0.47", 80, src=POD)).diagnostics == ()
+
+
 def test_library_rejects_what_is_not_a_ruleset_or_packet():
     with pytest.raises(TypeError):
         kubechain.trace("fixtures/trace.nft.save.txt", Packet("10.0.0.1", 80, src=POD))  # type: ignore[arg-type]
@@ -206,3 +216,35 @@ def test_library_rejects_what_is_not_a_ruleset_or_packet():
             Packet(**bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs --src"):
         kubechain.trace(kubechain.load(iptables("save")), Packet("172.30.0.47", 80))
+
+
+HOOK_ORDER = """table ip t {
+	chain pre-dnat {
+		type filter hook output priority -110; policy accept;
+		ip daddr 10.96.0.3 drop
+	}
+	chain nat-out {
+		type nat hook output priority -100; policy accept;
+		ip daddr 10.96.0.1 dnat to 10.244.0.5:80
+		ip daddr 10.96.0.3 dnat to 10.244.0.6:80
+		ip daddr 10.96.0.4 dnat to 10.244.0.7:80
+	}
+	chain out {
+		type filter hook output priority 0; policy accept;
+		ct status dnat ip daddr 10.244.0.5 drop
+		ip daddr 10.244.0.7 tcp dport 80 reject
+	}
+}
+"""
+
+
+def test_nft_base_chains_run_by_priority_and_filter_sees_the_dnat():
+    ruleset = kubechain.loads(HOOK_ORDER)
+
+    def run(dst: str) -> list[tuple[str, str | None]]:
+        traced = kubechain.trace(ruleset, Packet(dst, 80, origin="node", src="192.168.0.2"))
+        return [(o.verdict, o.destination) for o in traced.outcomes]
+    assert run("10.96.0.1") == [("drop", "10.244.0.5:80")]  # DNATed, then `ct status dnat` in the later chain
+    assert run("10.96.0.3") == [("drop", None)]  # the filter chain before nat sees the cluster IP
+    assert run("10.96.0.4") == [("reject", "10.244.0.7:80")]  # filter matches the DNATed address and port
+    assert run("10.96.0.2") == [("accept", None)]
