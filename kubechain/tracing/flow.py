@@ -245,7 +245,7 @@ def _verdict_map(walker: _Walker[Any], frame: Frame[Any], rule: Rule, target: Ve
         if type(verdict) is Jump:
             outcome = walker.jump_now(frame, rule, verdict, part)
         else:
-            outcome = TRACE_TARGETS.get(type(verdict), _continues)(walker, frame, rule, verdict, part)
+            outcome = walker.targets.get(type(verdict), _continues)(walker, frame, rule, verdict, part)
         if isinstance(outcome, tuple):
             outcome, left = outcome
             back = merged(back, left)

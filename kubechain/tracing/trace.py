@@ -79,7 +79,12 @@ class Stage:
 
     @property
     def table_name(self) -> str:
-        return f"{self.table.family} {self.table.name}" if self.table.family else self.table.name
+        return table_name(self.table)
+
+
+def table_name(table: Table) -> str:
+    """`nat`, `filter` (iptables), or `ip kube-proxy` (nft: family and name)."""
+    return f"{table.family} {table.name}" if table.family else table.name
 
 
 def trace(ruleset: Ruleset, packet: Packet, diagnostics: tuple[Diagnostic, ...] = ()) -> Trace:
@@ -119,7 +124,7 @@ def trace(ruleset: Ruleset, packet: Packet, diagnostics: tuple[Diagnostic, ...] 
     diags = tuple(d for d in diagnostics
                   if d.line in lines or (d.line is None and (d.chain is None or d.chain in chains)))
     return Trace(packet, outcomes, tuple(ctx.assumptions.values()), diags, ruleset.path,
-                 tuple(dict.fromkeys(Stage(0, t, Chain("")).table_name for t in tables)), proven)
+                 tuple(dict.fromkeys(table_name(t) for t in tables)), proven)
 
 
 def _hooked_family(table: Table, packet: Packet) -> bool:
