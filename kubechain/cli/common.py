@@ -141,11 +141,14 @@ class Output:
 
     def documents(self, docs: Sequence[dict[str, Any]]) -> None:
         """One document for one input, an array (a YAML sequence) of them for several."""
-        from ..report.documents import dumps_value
+        from ..report.documents import write_value
         from ..report.yaml import dumps as yaml_dumps
 
         value: Any = docs[0] if len(docs) == 1 else list(docs)
-        self.text(yaml_dumps(value) if self.format == "yaml" else dumps_value(value))
+        if self.format == "yaml":
+            self.text(yaml_dumps(value))
+        else:  # pure ASCII (every other character escaped), so any stream takes it as it is
+            write_value(value, self.stream)
 
 
 def write(text: str, stream: IO[str] | None = None) -> None:

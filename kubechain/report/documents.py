@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any
 
 from ..analysis.fit import Comparison, Fit
 from ..analysis.results import Analysis, Endpoint, Service
 from ..analysis.sampling import Sample
+from . import json_encoding
 from .exact_text import decimal_text, fraction_text
 
 SCHEMA = "kubechain/analysis/v1"
@@ -135,8 +135,14 @@ def error_document(path: str | None, err: Exception) -> dict[str, Any]:
 
 
 def dumps_value(value: Any) -> str:
-    """A document (or a list of them) as the JSON kubechain prints: indented by 2, newline-terminated."""
-    return json.dumps(value, indent=2) + "\n"
+    """A document (or a list of them) as the JSON kubechain prints: indented by 2, newline-terminated
+    (`json.dumps(value, indent=2)`, byte for byte; report.json_encoding writes it fast)."""
+    return json_encoding.dumps(value) + "\n"
+
+
+def write_value(value: Any, stream: IO[str]) -> None:
+    """What dumps_value returns, written to `stream` in pieces (a big document is never one string)."""
+    json_encoding.write(value, stream)
 
 
 def sample_dumps(samples: list[Sample]) -> str:
