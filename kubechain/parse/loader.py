@@ -18,6 +18,7 @@ from ..model import Chain, InputNote, Rule, Ruleset, Table, table_family
 from .detect import detect_family, detect_format, group_tables, has_counters, is_partial
 from .grammar import lalr_parser
 from .listing import ListBuilder
+from .listing import scan as scan_listing
 from .nft import NftBuilder
 from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sections
 from .save import SaveBuilder
@@ -116,7 +117,9 @@ def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table,
 
             return tuple(read_json(text))
         if fmt == "iptables-list":
-            chains: list[Chain] = lalr_parser(fmt, ListBuilder, lenient).parse(text)  # type: ignore[assignment]
+            scanned = None if lenient else scan_listing(text)
+            chains: list[Chain] = (scanned if scanned is not None
+                                   else lalr_parser(fmt, ListBuilder, lenient).parse(text))  # type: ignore[assignment]
             return group_tables(chains)
         if fmt == "nft":
             return tuple(lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]

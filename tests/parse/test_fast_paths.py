@@ -1,0 +1,101 @@
+"""The parsers' fast paths give what the general readers give: the listing scan what Lark and
+ListBuilder build, `is_paste` what reading the text line by line tells, on every fixture, on generated
+printouts and on text drawn near the grammar's edges."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubechain import testing
+from kubechain.errors import ParseError
+from kubechain.model import Chain
+from kubechain.parse import paste
+from kubechain.parse.grammar import lalr_parser
+from kubechain.parse.listing import ListBuilder, scan
+from kubechain.parse.loader import normalise
+
+from support.paths import FIXTURES
+
+_TEXTS = sorted(p for p in FIXTURES.rglob("*.txt") if p.is_file())
+
+
+def _lark(text: str) -> list[Chain] | str | None:
+    """Lark's chains, the ParseError a rule line raised while it built them, or None (refused)."""
+    try:
+        return lalr_parser("iptables-list", ListBuilder).parse(text)  # type: ignore[return-value]
+    except ParseError as err:
+        return str(err)
+    except Exception:  # noqa: BLE001 - any refusal of the grammar: the scan must then refuse too
+        return None
+
+
+def _lines(chains: list[Chain]) -> list[tuple[int, list[int | None]]]:
+    return [(c.line, [r.line for r in c.rules]) for c in chains]
+
+
+def _same_as_lark(text: str) -> None:
+    try:
+        scanned: list[Chain] | str | None = scan(text)
+    except ParseError as err:
+        scanned = str(err)
+    if scanned is None:
+        return  # Lark reads it (and says what is wrong)
+    expected = _lark(text)
+    assert expected is not None, "the scan accepted a text the grammar refuses"
+    assert scanned == expected
+    if not isinstance(scanned, str):
+        assert _lines(scanned) == _lines(expected)  # type: ignore[arg-type]
+
+
+def _is_paste_line_by_line(text: str) -> bool:
+    """The reference: every line looked at on its own."""
+    kinds = set()
+    for line in text.split("\n"):
+        prompt = paste.PROMPT.match(line)
+        if prompt and paste._TOOL.search(prompt["command"]):
+            return True
+        kind = paste._kind(line)
+        if kind is not None:
+            kinds.add(kind)
+    return len(kinds) > 1
+
+
+@pytest.mark.parametrize("path", _TEXTS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_every_fixture(path) -> None:
+    text = normalise(path.read_text(encoding="utf-8", errors="replace"))
+    _same_as_lark(text)
+    assert paste.is_paste(text) == _is_paste_line_by_line(text)
+
+
+def test_the_scan_reads_every_plain_listing_fixture() -> None:
+    listings = [p for p in _TEXTS if ".L" in p.name and "field" not in p.parts]
+    assert listings
+    assert all(scan(normalise(p.read_text())) is not None for p in listings)
+
+
+@settings(max_examples=60, deadline=None)
+@given(testing.dumps("iptables-list"))
+def test_generated_listings(text: str) -> None:
+    text = normalise(text)
+    _same_as_lark(text)
+
+
+_LINES = st.sampled_from([
+    "Chain KUBE-SVC-X (1 references)", "Chain OUTPUT (policy ACCEPT 0 packets, 0 bytes)", "Chain ",
+    " pkts bytes target     prot opt in     out     source               destination",
+    "target     prot opt source               destination", "num  target     prot opt source destination",
+    "    0     0 KUBE-SEP-A  0    --  *      *       0.0.0.0/0            0.0.0.0/0",
+    "ACCEPT     all  --  0.0.0.0/0            0.0.0.0/0", "  Chain X (1 references)", "", "   ", "# Warning: x",
+    "  # note", "*nat", ":KUBE-X - [0:0]", "-A KUBE-X -j ACCEPT", "[1:2] -A X -j DROP", "COMMIT", "COMMIT  ",
+    "table ip kube-proxy {", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, max_size=12))
+def test_texts_near_the_edges(lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    _same_as_lark(text)
+    assert paste.is_paste(text) == _is_paste_line_by_line(text)
