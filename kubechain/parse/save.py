@@ -117,6 +117,11 @@ _RULE_FIELDS = {"-s": "source", "--source": "source", "-d": "destination", "--de
 _FIELD_READERS: dict[str, Callable[[str, bool], Negatable[str] | None]] = {
     "source": values.address, "destination": values.address, "protocol": values.protocol,
     "in_interface": values.interface, "out_interface": values.interface}
+#: what the reader's loop does with an option, looked up once per token; a `-…` token missing here is
+#: an option of the open match or of the target
+_MATCH, _RULE = "match", "rule"
+_OPTION_KINDS = {"-m": _MATCH, "--match": _MATCH, **{tok: _RULE for tok in (
+    *_RULE_FIELDS, "-f", "--fragment", "-c", "--set-counters", "-j", "--jump", "-g", "--goto")}}
 
 
 class _RuleLine:
@@ -144,26 +149,37 @@ class _RuleLine:
             raise _error(self.line, 1, self.text, "'-A CHAIN' and its options")
         chain = self.toks[self.at + 1][0]
         self.at += 2
-        negate = False
-        while self.at < len(self.toks):
-            tok, quoted = self.toks[self.at]
-            self.at += 1
-            if tok == "!" and not quoted:
-                negate = True
-                continue
-            if tok == _UNSUPPORTED[0] and not quoted and self.toks[self.at:self.at + 1] == [(_UNSUPPORTED[1], False)]:
-                self.at += 1
-                self.unsupported()
-                continue
-            self.option(tok, quoted, negate)
-            negate = False
+        negate, end = False, len(self.toks)
+        while self.at < end:
+            negate = self.step(negate)
         self.close_match()
         target = build_target(*self.target, tuple(self.target_options)) if self.target else None
-        return chain, Rule(target, tuple(self.matches), self.fields.get("protocol"), self.fields.get("source"),
-                           self.fields.get("destination"), self.fields.get("in_interface"),
-                           self.fields.get("out_interface"), self.fragment, self.counters, self.line)
+        fields = self.fields
+        return chain, Rule(target, tuple(self.matches), fields.get("protocol"), fields.get("source"),
+                           fields.get("destination"), fields.get("in_interface"),
+                           fields.get("out_interface"), self.fragment, self.counters, self.line)
 
-    def option(self, tok: str, quoted: bool, negate: bool) -> None:
+    def step(self, negate: bool) -> bool:
+        """Read the next token (and what it takes); whether it was a `!` negating the next option."""
+        tok, quoted = self.toks[self.at]
+        self.at += 1
+        kind = _OPTION_KINDS.get(tok)
+        if kind is None and not quoted and tok[:1] == "-":  # the commonest: `--name values…`
+            self.module_option(tok, negate)
+        elif kind is _MATCH:
+            self.close_match()
+            self.module, self.options = self.value(tok, f"a name after {tok}"), []
+        elif tok == "!" and not quoted:
+            return True
+        elif tok == _UNSUPPORTED[0] and not quoted and self.toks[self.at:self.at + 1] == [(_UNSUPPORTED[1], False)]:
+            self.at += 1
+            self.unsupported()
+            return negate
+        else:
+            self.option(tok, negate)
+        return False
+
+    def option(self, tok: str, negate: bool) -> None:
         if tok in _RULE_FIELDS:
             field = _RULE_FIELDS[tok]
             self.fields[field] = _FIELD_READERS[field](self.value(tok), negate)
@@ -173,26 +189,23 @@ class _RuleLine:
             packets, bytes_ = self.value(tok, "-c PACKETS BYTES"), self.value(tok, "-c PACKETS BYTES")
             self.counters = values.counters(str(values.number(packets, "-c packets")),
                                             str(values.number(bytes_, "-c bytes")))
-        elif tok in ("-m", "--match"):
-            self.close_match()
-            self.module, self.options = self.value(tok, f"a name after {tok}"), []
         elif tok in ("-j", "--jump", "-g", "--goto"):
             self.close_match()
             self.target = (self.value(tok, f"a name after {tok}"), tok in ("-g", "--goto"))
-        elif tok.startswith("-") and not quoted:
-            self.module_option(tok, negate)
         else:
             raise _error(self.line, _column(self.text, tok), self.text, "an option starting with '-'")
 
     def module_option(self, tok: str, negate: bool) -> None:
         """`--name values…` of the open match or of the target."""
+        toks, at, end = self.toks, self.at, len(self.toks)
         found = []
-        while self.at < len(self.toks):
-            value, quoted = self.toks[self.at]
-            if (value.startswith("-") and not quoted) or (value == "!" and not quoted):
+        while at < end:
+            value, quoted = toks[at]
+            if not quoted and (value[0] == "-" or value == "!"):
                 break
             found.append(value)
-            self.at += 1
+            at += 1
+        self.at = at
         option = (tok, tuple(found), negate)
         if self.target is not None:
             self.target_options.append(option)

@@ -46,7 +46,20 @@ Option = tuple[str, tuple[str, ...], bool]  # (--name, values, negated)
 
 
 def tokens(text: str) -> list[tuple[str, bool]]:
-    """(value, quoted) pairs of one line."""
+    """(value, quoted) pairs of one line.
+
+    Most lines hold no quote, or one double-quoted comment without escapes: those are split by
+    str.split (the same whitespace as the regex's \\S), the rest read by TOKEN."""
+    if "'" not in text and "\\" not in text:
+        quotes = text.count('"')
+        if not quotes:
+            return [(word, False) for word in text.split()]
+        if quotes == 2:
+            before, _, rest = text.partition('"')
+            if not before or before[-1].isspace():
+                value, _, after = rest.partition('"')
+                return [*((word, False) for word in before.split()), (value, True),
+                        *((word, False) for word in after.split())]
     out = []
     for m in TOKEN.finditer(text):
         if m.group(3) is not None:

@@ -1,6 +1,6 @@
 """The parsers' fast paths give what the general readers give: the listing scan what Lark and
-ListBuilder build, `is_paste` what reading the text line by line tells, on every fixture, on generated
-printouts and on text drawn near the grammar's edges."""
+ListBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
+regex reads, on every fixture, on generated printouts and on text drawn near the grammar's edges."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubechain import testing
-from kubechain.errors import ParseError
+from kubechain.errors import BadValue, ParseError
 from kubechain.model import Chain
-from kubechain.parse import paste
+from kubechain.parse import paste, save_options
 from kubechain.parse.grammar import lalr_parser
 from kubechain.parse.listing import ListBuilder, scan
 from kubechain.parse.loader import normalise
@@ -99,3 +99,28 @@ def test_texts_near_the_edges(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
     _same_as_lark(text)
     assert paste.is_paste(text) == _is_paste_line_by_line(text)
+
+
+def _tokens_by_regex(text: str) -> list[tuple[str, bool]] | str:
+    """The reference tokenizer: save_options.TOKEN over the whole line, as before the fast path."""
+    out: list[tuple[str, bool]] = []
+    for m in save_options.TOKEN.finditer(text):
+        if m.group(3) is not None:
+            if m.group(3).startswith('"'):
+                return "unclosed"
+            out.append((m.group(3), False))
+        elif m.group(1) is not None:
+            out.append((save_options._UNESCAPE.sub(r"\1", m.group(1)), True))
+        else:
+            out.append((m.group(2), True))
+    return out
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(st.sampled_from([" ", '"', "'", "\\", "a", "-", "\t", "\x1c", "\x85", "\u3000"]), max_size=16))
+def test_save_tokens_are_the_regexs(text: str) -> None:
+    try:
+        got: list[tuple[str, bool]] | str = save_options.tokens(text)
+    except BadValue:
+        got = "unclosed"
+    assert got == _tokens_by_regex(text)
