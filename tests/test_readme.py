@@ -123,3 +123,12 @@ def test_the_elision_rule():
     assert not matches(["a", "d"], ["a", "b", "d"])
     assert matches(["...", "c"], ["a", "b", "c"]) and not matches(["a"], ["a", "b"])
     assert matches(["a", "  …", "c"], ["a", "b", "c"])
+
+
+def test_readme_test_command_is_what_ci_runs():
+    """README's "Run the tests" command is the last command of `.ci/run`, word for word."""
+    text = README.read_text(encoding="utf-8")
+    quick = text[text.index("Run the tests"):]
+    command = next(line.strip() for line in quick.split("\n") if line.startswith("    python3 -m pip install"))
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().split("\n") if line.strip()]
+    assert ci[-1] == command
