@@ -248,3 +248,49 @@ def test_nft_base_chains_run_by_priority_and_filter_sees_the_dnat():
     assert run("10.96.0.3") == [("drop", None)]  # the filter chain before nat sees the cluster IP
     assert run("10.96.0.4") == [("reject", "10.244.0.7:80")]  # filter matches the DNATed address and port
     assert run("10.96.0.2") == [("accept", None)]
+
+
+ASSUMED = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -i eth1 -j DROP
+-A FORWARD -p tcp -m limit --limit 5/sec -j ACCEPT
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -j KUBE-NOT-HERE
+-A PREROUTING -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.0.9:8080
+COMMIT
+"""
+
+
+def test_interfaces_unknown_matches_and_missing_chains_are_assumed_and_listed():
+    ruleset = kubechain.loads(ASSUMED)
+
+    def run(**packet: object) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]]]:
+        traced = kubechain.trace(ruleset, Packet("10.96.0.1", 80, src=POD, **packet), diagnostics=False)  # type: ignore[arg-type]
+        return ([(o.verdict, o.destination) for o in traced.outcomes],
+                [(a.kind, a.detail) for a in traced.assumptions if a.kind != "unknown-local"])
+
+    outcomes_eth1, assumed_eth1 = run(in_iface="eth1")
+    assert outcomes_eth1 == [("drop", "10.244.0.9:8080")]
+    assert [kind for kind, _ in assumed_eth1] == ["missing-chain"]
+    assert "KUBE-NOT-HERE" in assumed_eth1[0][1]
+    outcomes_eth0, assumed_eth0 = run(in_iface="eth0")
+    assert outcomes_eth0 == [("dnat", "10.244.0.9:8080")]
+    assert any(kind == "unknown-match" and "limit" in detail for kind, detail in assumed_eth0)
+    outcomes_none, assumed_none = run()  # no --in-iface: `-i eth1` is assumed to match, and said
+    assert outcomes_none == [("drop", "10.244.0.9:8080")]
+    assert any(kind == "unknown-match" and "--in-iface" in detail for kind, detail in assumed_none)
+
+
+def test_hairpin_an_endpoint_sent_to_itself_is_masqueraded_and_only_then():
+    """Each path carries its own mark: the SEP chain's `-s <endpoint> -j KUBE-MARK-MASQ` marks
+    only the connection an endpoint makes to itself."""
+    got = outcomes(iptables("save"), dst="172.30.0.47", dport=80, src="10.180.1.8")
+    assert got == [("dnat", "10.180.0.7:80", False, THIRD), ("dnat", "10.180.1.8:80", True, REST),
+                   ("dnat", "10.180.2.9:80", False, REST)]
