@@ -294,3 +294,33 @@ def test_hairpin_an_endpoint_sent_to_itself_is_masqueraded_and_only_then():
     got = outcomes(iptables("save"), dst="172.30.0.47", dport=80, src="10.180.1.8")
     assert got == [("dnat", "10.180.0.7:80", False, THIRD), ("dnat", "10.180.1.8:80", True, REST),
                    ("dnat", "10.180.2.9:80", False, REST)]
+
+
+#: kube-proxy's own packet-flow expectations for this rule set (pkg/proxy/iptables/proxier_test.go,
+#: the runPacketFlowTests of the overall rules: its tracer returns the reachable endpoints, or
+#: DROP/REJECT/ACCEPT, and whether the packet is masqueraded). Node addresses are its testNodeIPs;
+#: a source among them starts at OUTPUT, as its tracer does.
+KUBE_PROXY_NODE_IPS = ("192.168.0.2", "192.168.1.2", "192.168.99.11")
+KUBE_PROXY_FLOWS = [  # (name, source, destination, port, expected outcomes, masquerade)
+    ("no match", "10.0.0.2", "10.0.0.3", 80, {("accept", None)}, False),
+    ("single endpoint", "10.0.0.2", "172.30.0.41", 80, {("dnat", "10.180.0.1:80")}, False),
+    ("multiple endpoints", "10.0.0.2", "172.30.0.44", 80, {("dnat", "10.180.0.4:80"), ("dnat", "10.180.0.5:80")},
+     False),
+    ("LOCAL, KUBE-MARK-MASQ", "192.168.0.2", "192.168.99.22", 80, {("dnat", "10.180.0.2:80")}, True),
+    ("DROP", "203.0.113.2", "192.168.99.22", 80, {("drop", None)}, False),
+    ("ACCEPT (NodePortHealthCheck)", "192.168.0.2", "192.168.0.2", 30000, {("accept", None)}, False),
+    ("REJECT", "10.0.0.2", "172.30.0.46", 80, {("reject", None)}, False),
+]
+
+
+@pytest.mark.parametrize("dump", [iptables(v) for v in ALL_TABLES] + [nft("list.txt"), nft("json")],
+                         ids=lambda p: p.name)
+@pytest.mark.parametrize(("name", "src", "dst", "port", "expected", "masquerade"), KUBE_PROXY_FLOWS,
+                         ids=[f[0] for f in KUBE_PROXY_FLOWS])
+def test_kube_proxys_own_packet_flow_expectations(dump, name, src, dst, port, expected, masquerade):
+    """Its iptables expectations hold in nftables mode too (the same services, as kube-proxy's
+    nftables proxier writes them)."""
+    origin = "node" if src in KUBE_PROXY_NODE_IPS else "pod" if src.startswith("10.") else "external"
+    got = outcomes(dump, dst=dst, dport=port, src=src, origin=origin, local_addresses=KUBE_PROXY_NODE_IPS)
+    assert {(verdict, destination) for verdict, destination, _, _ in got} == expected, name
+    assert {masq for _, _, masq, _ in got} == {masquerade}, name
