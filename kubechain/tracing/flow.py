@@ -63,10 +63,16 @@ Mass = Mapping[State, Fraction]
 EMPTY: Mass = {}
 
 
+def put(into: dict[State, Fraction], state: State, p: Fraction) -> None:
+    """Add `p` to `into[state]`. Never `0 + p`: adding an int to a Fraction of a 3,000-endpoint
+    cascade (a denominator of 2^93,000) costs a gcd of the huge values, which made a trace quadratic."""
+    into[state] = into[state] + p if state in into else p
+
+
 def merged(a: Mass, b: Mass) -> dict[State, Fraction]:
     out = dict(a)
     for state, p in b.items():
-        out[state] = out[state] + p if state in out else p
+        put(out, state, p)
     return out
 
 
@@ -107,11 +113,11 @@ class TraceFlow:
             q, mark, misses = result
             if q:
                 hit_state = replace(state, mark=mark, path=state.path + (step,)) if step else replace(state, mark=mark)
-                hit[hit_state] = hit.get(hit_state, 0) + p * q
+                put(hit, hit_state, p * q)
             for r, m in misses:
                 if r:
                     miss_state = replace(state, mark=m) if m != state.mark else state
-                    rest[miss_state] = rest.get(miss_state, 0) + p * r
+                    put(rest, miss_state, p * r)
         if hit and type(rule.target) is Jump and rule.target.chain not in self.table.chains:
             self.ctx.assume("missing-chain", f"{self.table.name} {rule.target.chain} is not in the dump: "
                             "taken as returning", rule.line)
@@ -132,7 +138,7 @@ def tagged(mass: Mass, **changes: Any) -> dict[State, Fraction]:
     out: dict[State, Fraction] = {}
     for state, p in mass.items():
         s = replace(state, **changes)
-        out[s] = out.get(s, 0) + p
+        put(out, s, p)
     return out
 
 
@@ -166,7 +172,7 @@ def _mark(_walker: _Walker[Any], _frame: Frame[Any], _rule: Rule, target: MarkTa
     out: dict[State, Fraction] = {}
     for state, p in hit.items():
         s = replace(state, mark=(state.mark & ~target.mask & 0xFFFFFFFF) ^ target.value)
-        out[s] = out.get(s, 0) + p
+        put(out, s, p)
     return out
 
 
@@ -189,7 +195,7 @@ def _dnat(walker: _Walker[Any], frame: Frame[Any], rule: Rule, target: Dnat, hit
             flow.ctx.assume("unknown-target", f"DNAT {target.destination or '[unsupported revision]'}: "
                             "its destination is not known", rule.line)
         s = replace(state, destination=to, dnat=True, dnat_text=target.destination)
-        out[s] = out.get(s, 0) + p
+        put(out, s, p)
     return TARGETS[Dnat](walker, frame, rule, target, out)
 
 
@@ -236,10 +242,10 @@ def _verdict_map(walker: _Walker[Any], frame: Frame[Any], rule: Rule, target: Ve
         if not isinstance(verdict, Target):  # no element: the rule did not match, and is not on the path
             if state.path and state.path[-1] == flow.step(rule):
                 state = replace(state, path=state.path[:-1])
-            stays[state] = stays.get(state, 0) + p
+            put(stays, state, p)
             continue
         group = by_verdict.setdefault(id(verdict), (verdict, {}))[1]
-        group[state] = group.get(state, 0) + p
+        put(group, state, p)
     back: Mass = walker.walk.zero
     for verdict, part in by_verdict.values():
         if type(verdict) is Jump:

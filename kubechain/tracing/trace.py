@@ -25,7 +25,7 @@ from ..kube import NFT_NODEPORT_IPS
 from ..kube_nft import endpoint_address
 from ..model import Chain, Dnat, Recent, Ruleset, SetUpdate, Table, table_family
 from ..netfilter import BUILTIN_CHAINS, builtin_priority
-from .flow import EMPTY, TRACE_TARGETS, Mass, State, Step, TraceFlow
+from .flow import EMPTY, TRACE_TARGETS, Mass, State, Step, TraceFlow, put
 from .matches import Assumption, Context, local_networks
 from .packet import Packet, endpoint_text, split_endpoint
 
@@ -114,10 +114,10 @@ def trace(ruleset: Ruleset, packet: Packet, diagnostics: tuple[Diagnostic, ...] 
         for state, p in mass.items():
             after = _next_hook(ctx, packet, hook, state)
             if after is None:
-                finals[state] = finals.get(state, 0) + p
+                put(finals, state, p)
             else:
                 pending.setdefault(after, {})
-                pending[after][state] = pending[after].get(state, 0) + p
+                put(pending[after], state, p)
     outcomes = _outcomes(ctx, finals)
     lines = {step.line for o in outcomes for step in o.path}
     chains = {step.chain for o in outcomes for step in o.path} | visited
@@ -163,14 +163,14 @@ def _run_stage(ctx: Context, stage: Stage, mass: Mass, finals: dict[State, Fract
                 host, port = split_endpoint(address) if address else ("", None)
                 to = (host, port if port is not None else ctx.packet.dport) if address else None
                 state = replace(state, dnat=True, destination=to, dnat_text=address)
-            goes_on[state] = goes_on.get(state, 0) + p
+            put(goes_on, state, p)
     for state, p in (walk.unassigned or EMPTY).items():
         verdict = state.verdict or policy
         if state.path:
             visited.update(step.chain for step in state.path)
         target = finals if verdict in ("drop", "reject") else goes_on
         s = replace(state, verdict=verdict if target is finals else None)
-        target[s] = target.get(s, 0) + p
+        put(target, s, p)
     for state in list(goes_on) + list(finals):
         visited.update(step.chain for step in state.path)
     visited.add(stage.chain.name)
@@ -199,11 +199,13 @@ def _outcomes(ctx: Context, finals: dict[State, Fraction]) -> tuple[Outcome, ...
         merged_outcomes.setdefault((verdict, destination, state.masquerade), []).append((p, state))
     out = []
     for (verdict, destination, masq), parts in merged_outcomes.items():
-        best = min(parts, key=lambda ps: (-ps[0], [s.line for s in ps[1].path]))[1]
+        best = min(parts, key=lambda ps: (-float(ps[0]), -ps[0], [s.line for s in ps[1].path]))[1]
         out.append(Outcome(verdict, destination, masq, sum((p for p, _ in parts), Fraction(0)), best.path,
                            len(parts)))
-    return tuple(sorted(out, key=lambda o: (-o.probability, VERDICTS.index(o.verdict), o.destination or "",
-                                            o.masquerade)))
+    # by a float first: comparing two Fractions of a long cascade multiplies their huge terms, and
+    # sorting 3,000 endpoints that way took seconds; the exact value still decides near ties
+    return tuple(sorted(out, key=lambda o: (-float(o.probability), -o.probability, VERDICTS.index(o.verdict),
+                                            o.destination or "", o.masquerade)))
 
 
 def _decisive(ctx: Context, path: tuple[Step, ...]) -> tuple[Step, ...]:
