@@ -1,6 +1,7 @@
 """What one `kubechain trace` costs on a big dump, as ratios to reading the dump in the same run.
 
     python bench/trace.py                   # or: bench/trace.py bench/out/svc-30000.save.txt --packets 5
+    python bench/trace.py --cascade 3000    # one service of 3,000 endpoints: trace beside analyze
 
 Reads the dump (made by make_dumps.sh), then traces --packets packets to cluster IPs spread
 over it from a pod, first without the diagnostics (the walk alone), then as `kubechain.trace`
@@ -20,11 +21,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import kubechain  # noqa: E402
 
 
+def cascade(n: int) -> None:
+    """A kube-proxy chain of n endpoints reached from PREROUTING: trace and analyze, same run."""
+    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+             ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", ":KUBE-SVC-BENCHAAAAAAAAAAA - [0:0]"]
+    body = ["-A PREROUTING -j KUBE-SERVICES",
+            "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BENCHAAAAAAAAAAA"]
+    for i in range(n):
+        sep = f"KUBE-SEP-B{i:015d}"
+        lines.append(f":{sep} - [0:0]")
+        statistic = f"-m statistic --mode random --probability {1 / (n - i):0.10f} " if i < n - 1 else ""
+        body += [f"-A KUBE-SVC-BENCHAAAAAAAAAAA {statistic}-j {sep}",
+                 f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 10.{i // 62500}.{i // 250 % 250}.{i % 250}:80"]
+    ruleset = kubechain.loads("\n".join([*lines, *body, "COMMIT", ""]))
+    start = time.perf_counter()
+    kubechain.analyze(ruleset)
+    analyze = time.perf_counter() - start
+    start = time.perf_counter()
+    kubechain.trace(ruleset, kubechain.Packet("10.96.0.1", 80, src="10.254.254.254"), diagnostics=False)
+    trace = time.perf_counter() - start
+    print(f"{n} endpoints: analyze {analyze:.2f} s, trace {trace:.2f} s ({trace / analyze:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dump", nargs="?", default=str(Path(__file__).parent / "out" / "svc-30000.save.txt"))
     parser.add_argument("--packets", type=int, default=5)
+    parser.add_argument("--cascade", type=int, default=None, metavar="N")
     args = parser.parse_args()
+    if args.cascade:
+        cascade(args.cascade)
+        return
     start = time.perf_counter()
     ruleset = kubechain.load(args.dump)
     read = time.perf_counter() - start
