@@ -34,6 +34,7 @@ from .text import (
     observed_whole,
     relative_deviation,
     repaired_warning,
+    sample_rows,
     tested_suffix,
 )
 
@@ -94,15 +95,7 @@ def render_sample(sample: Sample, width: int = 80, color: bool = False) -> str:
         s = got.service
         console.print()
         console.print(_heading(s, width))
-        rows = []
-        for i, e in enumerate(got.endpoints, 1):
-            share = e.sampled / sample.connections if sample.connections else 0.0
-            rows.append((str(i), e.address or e.chain, f"{float(e.share):.4%}", f"{e.sampled:,}", f"{share:.4%}",
-                         f"[{e.interval[0]:.4%}, {e.interval[1]:.4%}]"))
-        if got.unassigned or s.unassigned:
-            share = got.unassigned / sample.connections if sample.connections else 0.0
-            rows.append(("-", "unassigned", f"{float(s.unassigned):.4%}", f"{got.unassigned:,}", f"{share:.4%}", ""))
-        console.print(fitted_table(columns, rows, width))
+        console.print(fitted_table(columns, sample_rows(got, sample.connections), width))
         console.print(_sentence("verdict: ", fit_sentence(s, got.fit)))
     return _text(console)
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from ..analysis.fit import Fit
 from ..analysis.fit_sentence import fit_sentence
 from ..analysis.results import Analysis, Endpoint, Service
-from ..analysis.sampling import Sample
+from ..analysis.sampling import Sample, SampledService
 from .exact_text import decimal_text, short_fraction_text
 
 #: under a counter verdict that agrees with the rules: what the counters do not say
@@ -160,17 +160,25 @@ def render_sample(sample: Sample) -> str:
         s = got.service
         lines.append("")
         lines.append(_heading(s))
-        rows: list[tuple[str, ...]] = [("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)")]
-        for i, e in enumerate(got.endpoints, 1):
-            share = e.sampled / sample.connections if sample.connections else 0.0
-            rows.append((str(i), e.address or e.chain, f"{float(e.share):.4%}", f"{e.sampled:,}", f"{share:.4%}",
-                         f"[{e.interval[0]:.4%}, {e.interval[1]:.4%}]"))
-        if got.unassigned or s.unassigned:
-            share = got.unassigned / sample.connections if sample.connections else 0.0
-            rows.append(("-", "unassigned", f"{float(s.unassigned):.4%}", f"{got.unassigned:,}", f"{share:.4%}", ""))
-        lines.extend(_table(rows))
+        lines.extend(_table([("#", "endpoint", "exact share", "sampled", "share", "99.9% interval (Wilson)"),
+                             *sample_rows(got, sample.connections)]))
         lines.append(f"  verdict: {fit_sentence(s, got.fit)}")
     return "\n".join(lines) + "\n"
+
+
+def sample_rows(got: SampledService, connections: int) -> list[tuple[str, ...]]:
+    """One sampled service port's rows (both reports): #, endpoint, exact share, sampled, share,
+    interval; then the unassigned row where the rules or the draws leave some."""
+    rows: list[tuple[str, ...]] = []
+    for i, e in enumerate(got.endpoints, 1):
+        share = e.sampled / connections if connections else 0.0
+        rows.append((str(i), e.address or e.chain, f"{float(e.share):.4%}", f"{e.sampled:,}", f"{share:.4%}",
+                     f"[{e.interval[0]:.4%}, {e.interval[1]:.4%}]"))
+    if got.unassigned or got.service.unassigned:
+        share = got.unassigned / connections if connections else 0.0
+        rows.append(("-", "unassigned", f"{float(got.service.unassigned):.4%}", f"{got.unassigned:,}", f"{share:.4%}",
+                     ""))
+    return rows
 
 
 def decimal_percent(value: Fraction) -> str:

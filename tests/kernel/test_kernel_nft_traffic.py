@@ -27,7 +27,7 @@ import pytest
 import kubechain
 from kubechain.analysis.fit import goodness_of_fit
 
-from support.kernel import Namespace, require_kernel
+from support.kernel import CONNECT, Namespace, require_kernel
 
 CONNECTS = 20_000
 TOOLS = ("ip", "nft", "conntrack")
@@ -38,21 +38,6 @@ SERVICES = {
     "gap": ("10.96.0.12", 3, "random", (0, 1)),  # value 2 has no element: it falls through
     "rr": ("10.96.0.13", 2, "inc", (0, 1)),
 }
-
-CONNECT = """
-import socket, sys
-ip, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-refused = 0
-for port in range(first, first + count):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("10.99.0.1", port))
-    s.setblocking(False)
-    if s.connect_ex((ip, 80)) not in (115, 0):  # EINPROGRESS: the SYN is out
-        refused += 1
-    s.close()
-print(refused)
-"""
 
 
 def hashed(name: str) -> str:
@@ -114,7 +99,7 @@ def test_real_connections_fit_the_exact_numgen_shares(netns: Namespace):
     counted = {}
     for s, (name, (ip, n, _mode, _values)) in enumerate(SERVICES.items()):
         netns.run("conntrack", "-F")  # no tuple survives from the previous service
-        refused = netns.run(sys.executable, "-c", CONNECT, ip, "20000", str(CONNECTS))
+        refused = netns.run(sys.executable, "-c", CONNECT, "10.99.0.1", ip, "80", "20000", str(CONNECTS))
         assert refused.strip() == "0", name
         sources = reply_sources(netns.run("conntrack", "-L"))
         assert sum(sources.values()) == CONNECTS, (name, sources)

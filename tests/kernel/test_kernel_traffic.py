@@ -17,7 +17,7 @@ import pytest
 
 import kubechain
 
-from support.kernel import IPTABLES_TOOLS, Namespace, require_kernel
+from support.kernel import CONNECT, IPTABLES_TOOLS, Namespace, require_kernel
 
 CONNECTS = 20_000
 SERVICES = {  # chain → (cluster IP, probabilities of the rules; None for a rule without statistic)
@@ -25,21 +25,6 @@ SERVICES = {  # chain → (cluster IP, probabilities of the rules; None for a ru
     "KUBE-SVC-SKEWED5AAAAAAAAAA": ("10.96.0.11", ["0.5", "0.5", "0.5", "0.5", None]),
     "KUBE-SVC-FALLTHRUAAAAAAAAA": ("10.96.0.12", ["0.5000000000", "0.5000000000"]),
 }
-
-CONNECT = """
-import socket, sys
-ip, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-refused = 0
-for port in range(first, first + count):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("10.99.0.1", port))
-    s.setblocking(False)
-    if s.connect_ex((ip, 80)) not in (115, 0):  # EINPROGRESS: the SYN is out
-        refused += 1
-    s.close()
-print(refused)
-"""
 
 
 def rules() -> str:
@@ -74,7 +59,7 @@ def test_real_connections_fit_the_exact_shares(netns: Namespace, backend):
     netns.run(f"{binary}-restore", stdin=rules())
     for chain, (ip, _) in SERVICES.items():
         netns.run("conntrack", "-F")  # no tuple survives from the previous service
-        refused = netns.run(sys.executable, "-c", CONNECT, ip, "20000", str(CONNECTS))
+        refused = netns.run(sys.executable, "-c", CONNECT, "10.99.0.1", ip, "80", "20000", str(CONNECTS))
         assert refused.strip() == "0", chain
 
     listing = netns.run(binary, "-t", "nat", "-L", "-n", "-v", "-x")

@@ -70,3 +70,22 @@ def netns() -> Iterator[Namespace]:
     require_kernel()
     with Namespace() as namespace:
         yield namespace
+
+
+#: `python -c CONNECT SRC DST PORT FIRST COUNT`: COUNT non-blocking TCP connects from SRC, one per
+#: source port from FIRST (each a new connection, so each takes the nat table's choice once);
+#: prints how many failed at once (refused or unreachable) rather than going out
+CONNECT = """
+import socket, sys
+src, ip, port, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+failed = 0
+for sport in range(first, first + count):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, sport))
+    s.setblocking(False)
+    if s.connect_ex((ip, port)) not in (115, 0):  # EINPROGRESS: the SYN is out
+        failed += 1
+    s.close()
+print(failed)
+"""
