@@ -183,10 +183,13 @@ def recorded_restore(size: int, out: Path) -> dict[str, object] | None:
 
 
 def first_service(path: Path) -> str | None:
-    """The first `ns/svc:port` of a dump's `cluster IP` comments (read from its first MBs)."""
+    """The first `ns/svc:port` of a dump's `cluster IP` comments (KUBE-SERVICES sorts after the
+    KUBE-SEP chains, so the whole file is read, line by line)."""
     with path.open("rb") as f:
-        found = SERVICE_COMMENT.search(f.read(8 << 20))
-    return found.group(1).decode() if found else None
+        for line in f:
+            if b" cluster IP */" in line and (found := SERVICE_COMMENT.search(line)) is not None:
+                return found.group(1).decode()
+    return None
 
 
 def dump_entry(size: int, fmt: str, out: Path) -> dict[str, object]:

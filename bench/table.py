@@ -3,6 +3,9 @@ dump, the paired ratio to the C parser (median and range), kubechain's median wa
 RSS, before and after, and the load average of the runs.
 
     python bench/table.py bench/out/results-before.json bench/out/results.json
+
+Either side may be several files joined by commas (later ones add or replace dumps), for dumps
+measured in a second run.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ LABELS = {"L": "`-L -n -v`", "save": "`iptables-save -c`", "L-service": "`-L`, `
           "nft": "`nft list ruleset`", "nft-json": "`nft -j list ruleset`"}
 
 
-def rows(path: Path) -> dict[tuple[int, str], dict[str, object]]:
-    """The dumps of one results.json that ran, by (services, format)."""
-    doc = json.loads(path.read_text())
-    return {(int(e["services"]), str(e["format"])): e for e in doc["dumps"] if "ratio" in e}
+def rows(paths: str) -> dict[tuple[int, str], dict[str, object]]:
+    """The dumps that ran in some results.json files (comma-separated), by (services, format)."""
+    found: dict[tuple[int, str], dict[str, object]] = {}
+    for path in paths.split(","):
+        doc = json.loads(Path(path).read_text())
+        found.update({(int(e["services"]), str(e["format"])): e for e in doc["dumps"] if "ratio" in e})
+    return found
 
 
 def cell(entry: dict[str, object] | None) -> tuple[str, str, str, str]:
@@ -34,11 +40,11 @@ def cell(entry: dict[str, object] | None) -> tuple[str, str, str, str]:
 
 
 def main(argv: list[str]) -> int:
-    """Usage: table.py BEFORE.json AFTER.json."""
+    """Usage: table.py BEFORE.json[,MORE.json] AFTER.json[,MORE.json]."""
     if len(argv) != 2:
         print(main.__doc__, file=sys.stderr)
         return 2
-    before, after = rows(Path(argv[0])), rows(Path(argv[1]))
+    before, after = rows(argv[0]), rows(argv[1])
     print("| services | dump | C parser s | before: ratio | s | RSS MB | after: ratio | s | RSS MB | target | load |")
     print("|---:|---|---:|---|---:|---:|---|---:|---:|---|---|")
     for key in sorted(after, key=lambda k: (k[0], list(LABELS).index(k[1]))):
