@@ -247,6 +247,11 @@ def bench_dump(entry: dict[str, object], rules: Path, netns: str | None, runs: i
     summarize(entry, pairs, args.out)
 
 
+def cpu(run: dict[str, object]) -> float:
+    """CPU seconds of one measured run."""
+    return float(run["user_seconds"]) + float(run["sys_seconds"])  # type: ignore[arg-type]
+
+
 def summarize(entry: dict[str, object], pairs: list[dict[str, object]], out: Path) -> None:
     """Medians, ranges, peak RSS and the target of one dump's pairs."""
     mine = [p["kubechain"] for p in pairs if p["kubechain"]["returncode"] == 0]
@@ -261,6 +266,8 @@ def summarize(entry: dict[str, object], pairs: list[dict[str, object]], out: Pat
         entry["c_parser_seconds"] = spread([float(r["wall_seconds"]) for r in theirs])
         entry["c_parser_max_rss_kb"] = max(int(r["max_rss_kb"]) for r in theirs)
         entry["ratio"] = spread([float(p["ratio"]) for p in pairs if "ratio" in p])
+        # the same pairs by CPU seconds (user + sys): less moved by what else the machine runs
+        entry["cpu_ratio"] = spread([cpu(p["kubechain"]) / cpu(p["c_parser"]) for p in pairs if "ratio" in p])
     elif (recorded := recorded_restore(int(entry["services"]), out)) is not None:
         entry["paired"] = False
         seconds = float(recorded["wall_seconds"])
@@ -302,7 +309,7 @@ def fmt_spread(value: object, spec: str) -> str:
 def print_table(entries: list[dict[str, object]]) -> None:
     """One row per dump."""
     head = ("services", "fmt", "lines", "MB", "pairs", "kubechain s", "C parser s", "ratio (range)",
-            "target", "RSS MB", "C RSS MB", "x -L", "load")
+            "target", "CPU ratio", "RSS MB", "C RSS MB", "x -L", "load")
     rows = [head]
     for e in entries:
         if not e["exists"]:
@@ -316,7 +323,8 @@ def print_table(entries: list[dict[str, object]]) -> None:
             fmt_spread(e.get("wall_seconds"), ".2f"), fmt_spread(e.get("c_parser_seconds"), ".2f"),
             (fmt_spread(e.get("ratio"), ".2f") + ("" if e.get("paired", True) else " unpaired"))
             if e.get("ok", True) else "FAILED",
-            verdict, fmt_num(rss * 1024 / MB if rss else None, ".0f"),
+            verdict, fmt_num(e["cpu_ratio"]["median"] if "cpu_ratio" in e else None, ".2f"),
+            fmt_num(rss * 1024 / MB if rss else None, ".0f"),
             fmt_num(int(c_rss) * 1024 / MB if c_rss else None, ".0f"), fmt_num(e.get("ratio_to_L"), ".2f"),
             fmt_spread(e.get("loadavg_1m"), ".1f"),
         ))
