@@ -75,7 +75,6 @@ def test_the_scan_reads_every_plain_listing_fixture() -> None:
     assert all(scan(normalise(p.read_text())) is not None for p in listings)
 
 
-@settings(max_examples=60, deadline=None)
 @given(testing.dumps("iptables-list"))
 def test_generated_listings(text: str) -> None:
     text = normalise(text)

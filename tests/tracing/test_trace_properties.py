@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import given
 
 import kubechain
 from kubechain import Packet
@@ -45,18 +45,11 @@ def _check(ruleset: Ruleset) -> None:
             service.name, traced.outcomes)
 
 
-#: fewer examples than the ci profile's 300: each one is an analyze and a trace per service port,
-#: and the fixtures' cross-check (test_trace.py) covers the real printouts
-EXAMPLES = min(100, settings().max_examples)
-
-
-@settings(max_examples=EXAMPLES)
 @given(rulesets(max_endpoints=12))
 def test_iptables_mode_traces_are_analyze_shares(ruleset: Ruleset):
     _check(ruleset)
 
 
-@settings(max_examples=EXAMPLES)
 @given(nft_rulesets(max_endpoints=12))
 def test_nftables_mode_traces_are_analyze_shares(ruleset: Ruleset):
     _check(ruleset)
