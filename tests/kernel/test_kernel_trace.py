@@ -31,28 +31,13 @@ import pytest
 import kubechain
 from kubechain.analysis.fit import goodness_of_fit
 
-from support.kernel import Namespace, require_kernel
+from support.kernel import CONNECT, Namespace, require_kernel
 
 CONNECTS = 3000
 TOOLS = ("ip", "iptables-nft-restore", "iptables-nft-save", "conntrack")
 NODE, CLIENT, POD, EGRESS = "192.168.77.1", "192.168.77.2", "10.244.9.9", "10.98.0.1"
 WEB = ["10.244.1.10", "10.244.1.11", "10.244.1.12"]
 LOCAL = ["10.244.1.20", "10.244.2.21"]  # the first is on this node
-
-CONNECT = """
-import socket, sys
-src, ip, port, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-failed = 0
-for sport in range(first, first + count):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((src, sport))
-    s.setblocking(False)
-    if s.connect_ex((ip, port)) not in (115, 0):  # EINPROGRESS: the SYN is out
-        failed += 1
-    s.close()
-print(failed)
-"""
 
 REFUSED = """
 import socket, sys
