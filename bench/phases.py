@@ -8,6 +8,7 @@ command; this says which phase a change moved.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -21,8 +22,8 @@ t = time.process_time(); kubechain.analyze(ruleset); print(load, time.process_ti
 
 def phases(checkout: str, dump: str) -> tuple[float, float]:
     """(load, analyze) CPU seconds of `checkout`'s kubechain on `dump`, in a fresh process."""
-    done = subprocess.run([sys.executable, "-c", PHASES, dump], capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": checkout, "PATH": "/usr/bin:/bin"}, cwd="/")
+    done = subprocess.run([sys.executable, "-c", PHASES, os.path.abspath(dump)], capture_output=True, text=True,
+                          check=True, env={"PYTHONPATH": os.path.abspath(checkout), "PATH": "/usr/bin:/bin"}, cwd="/")
     load, analyze = done.stdout.split()
     return float(load), float(analyze)
 
