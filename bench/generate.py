@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,26 +218,29 @@ def nat_table(services: list[Service]) -> Iterator[str]:
     yield "COMMIT"
 
 
-def write_rules(count: int, seed: int, out_dir: Path) -> Path:
-    """Write DIR/svc-N.rules and return its path."""
+def write_rules(count: int, seed: int, out_dir: Path,
+                writer: Callable[[list[Service]], Iterable[str]] | None = None, suffix: str = "rules") -> Path:
+    """Write DIR/svc-N.SUFFIX (`writer`'s lines for the services; iptables-restore input by default)
+    and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"svc-{count}.rules"
+    path = out_dir / f"svc-{count}.{suffix}"
     with path.open("w") as out:
-        for line in nat_table(make_services(count, seed)):
+        for line in (writer or nat_table)(make_services(count, seed)):
             out.write(line + "\n")
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, writer: Callable[[list[Service]], Iterable[str]] | None = None,
+         suffix: str = "rules", description: str | None = None) -> int:
+    """Command line entry point (bench/generate_nft.py's too, with its writer)."""
+    parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     parser.add_argument("--services", type=int, required=True, help="number of service ports")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same file)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same services)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out", help="output folder")
     args = parser.parse_args(argv)
     if args.services < 1:
         parser.error("--services must be at least 1")
-    print(write_rules(args.services, args.seed, args.out))
+    print(write_rules(args.services, args.seed, args.out, writer, suffix))
     return 0
 
 

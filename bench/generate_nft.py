@@ -14,7 +14,6 @@ counters are not written: kube-proxy's nftables mode has none.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import sys
@@ -22,7 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import CLUSTER_CIDR, SERVICE_CIDR, STICKY_SECONDS, Service, make_services  # noqa: E402
+import generate  # noqa: E402
+from generate import CLUSTER_CIDR, SERVICE_CIDR, STICKY_SECONDS, Service  # noqa: E402
 
 T = "ip kube-proxy"
 NODE_IP = "192.168.0.10"
@@ -137,27 +137,5 @@ def transaction(services: list[Service]) -> Iterator[str]:
         yield from rules(svc)
 
 
-def write_rules(count: int, seed: int, out_dir: Path) -> Path:
-    """Write DIR/svc-N.nft and return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"svc-{count}.nft"
-    with path.open("w") as out:
-        for line in transaction(make_services(count, seed)):
-            out.write(line + "\n")
-    return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, required=True, help="number of service ports")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (bench/generate.py's services)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out", help="output folder")
-    args = parser.parse_args(argv)
-    if args.services < 1:
-        parser.error("--services must be at least 1")
-    print(write_rules(args.services, args.seed, args.out))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(generate.main(writer=transaction, suffix="nft", description=__doc__.splitlines()[0]))
