@@ -20,19 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import kubechain  # noqa: E402
 from kubechain.analysis.sampling import SampledFlow, sample_service, service_rng  # noqa: E402
 from kubechain.analysis.walk import walk_chain  # noqa: E402
-
-
-def chain_text(n: int) -> str:
-    svc = "KUBE-SVC-BENCH"
-    lines = ["*nat", ":KUBE-SERVICES - [0:0]", f":{svc} - [0:0]"]
-    rules = [f"-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j {svc}"]
-    for i in range(n):
-        sep = f"KUBE-SEP-B{i:05d}"
-        lines.append(f":{sep} - [0:0]")
-        statistic = f"-m statistic --mode random --probability {1.0 / (n - i):0.10f} " if i < n - 1 else ""
-        rules.append(f"-A {svc} {statistic}-j {sep}")
-        rules.append(f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 10.244.{i // 250}.{i % 250 + 1}:80")
-    return "\n".join(lines + rules + ["COMMIT", ""])
+from kubechain.testing import long_cascade  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'endpoints':>9}  {'connections':>12}  {'u32 draws':>12}  {'draws/s':>10}  {'connections/s':>13}")
     for n in (int(x) for x in args.endpoints.split(",")):
-        ruleset = kubechain.loads(chain_text(n))
+        ruleset = kubechain.loads(long_cascade(n))
         (service,) = kubechain.analyze(ruleset).services
         chains = ruleset.table("nat").chains
         best, draws = float("inf"), 0

@@ -19,21 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import kubechain  # noqa: E402
+from kubechain.testing import long_cascade  # noqa: E402
 
 
 def cascade(n: int) -> None:
     """A kube-proxy chain of n endpoints reached from PREROUTING: trace and analyze, same run."""
-    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-             ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", ":KUBE-SVC-BENCHAAAAAAAAAAA - [0:0]"]
-    body = ["-A PREROUTING -j KUBE-SERVICES",
-            "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BENCHAAAAAAAAAAA"]
-    for i in range(n):
-        sep = f"KUBE-SEP-B{i:015d}"
-        lines.append(f":{sep} - [0:0]")
-        statistic = f"-m statistic --mode random --probability {1 / (n - i):0.10f} " if i < n - 1 else ""
-        body += [f"-A KUBE-SVC-BENCHAAAAAAAAAAA {statistic}-j {sep}",
-                 f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 10.{i // 62500}.{i // 250 % 250}.{i % 250}:80"]
-    ruleset = kubechain.loads("\n".join([*lines, *body, "COMMIT", ""]))
+    ruleset = kubechain.loads(long_cascade(n))
     start = time.perf_counter()
     kubechain.analyze(ruleset)
     analyze = time.perf_counter() - start

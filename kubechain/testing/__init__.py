@@ -14,17 +14,19 @@ IPv6 addresses are in `inet_ntop` form, protocol numbers are names, and MARK tar
 - :func:`nft_rulesets` — kube-proxy's nftables-mode table (`numgen` vmaps or the one-rule DNAT map).
 - :func:`nft_renderings` — those printed as `nft [-n] [-s] list ruleset|chain`.
 - :func:`register_profiles` — the `dev`, `ci` and `nightly` hypothesis settings profiles.
+- :func:`long_cascade` — iptables-save text of one service port of n endpoints (benches, scale tests).
 - :func:`uniformity_bound` — how far kube-proxy's quantised shares may be from 1/n.
 """
 
 from ..analysis.cascade import uniformity_bound
-from ._kube_proxy import KubeService, kube_proxy_probability, printed_probability
+from ._kube_proxy import KubeService, kube_proxy_probability, long_cascade, printed_probability
 from ._profiles import register_profiles
 from ._renderings import FORMATS, Dump, dumps, nft_renderings, renderings
 from ._strategies import cascades, nft_rulesets, rulesets, services
 
 __all__ = [
-    "FORMATS", "Dump", "KubeService", "cascades", "dumps", "kube_proxy_probability", "nft_renderings",
+    "FORMATS", "Dump", "KubeService", "cascades", "dumps", "kube_proxy_probability", "long_cascade",
+    "nft_renderings",
     "nft_rulesets", "printed_probability", "register_profiles", "renderings", "rulesets", "services",
     "uniformity_bound",
 ]

@@ -51,6 +51,24 @@ def kube_proxy_probability(n: int, i: int, decimals: int = 10) -> str:
     return kube_proxy_written(n - i, decimals)
 
 
+def long_cascade(n: int) -> str:
+    """iptables-save text of one kube-proxy service port of `n` endpoints (10.96.0.1:80/tcp, endpoints
+    10.244.x.y:80, reached from PREROUTING and OUTPUT through KUBE-SERVICES), its cascade written as
+    kube-proxy writes it: the long exact shares that benches and scale tests need, without a strategy."""
+    svc = "KUBE-SVC-BENCHAAAAAAAAAAA"
+    head = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+            ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", f":{svc} - [0:0]"]
+    body = ["-A PREROUTING -j KUBE-SERVICES", "-A OUTPUT -j KUBE-SERVICES",
+            f"-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j {svc}"]
+    for i in range(n):
+        sep = f"KUBE-SEP-B{i:015d}"
+        head.append(f":{sep} - [0:0]")
+        statistic = f"-m statistic --mode random --probability {kube_proxy_probability(n, i)} " if i < n - 1 else ""
+        body += [f"-A {svc} {statistic}-j {sep}",
+                 f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 10.244.{i // 250}.{i % 250 + 1}:80"]
+    return "\n".join([*head, *body, "COMMIT", ""])
+
+
 @lru_cache(maxsize=4096)
 def printed_probability(written: str) -> str:
     """What iptables prints back for `--probability written`: `%.11f` of t/2^31, t = lround(p·2^31)."""

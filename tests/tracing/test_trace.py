@@ -12,6 +12,7 @@ import pytest
 
 import kubechain
 from kubechain import Packet
+from kubechain.testing import long_cascade
 
 from support.paths import ROOT
 
@@ -331,17 +332,7 @@ def test_a_long_cascade_traces_exactly():
     share. (At 3,000 endpoints two quadratic passes, an int added to a huge Fraction and a sort by
     exact comparison, made a trace take 54 s where analyze takes 4.)"""
     n = 1000
-    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-             ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", ":KUBE-SVC-BIGAAAAAAAAAAAAA - [0:0]"]
-    body = ["-A PREROUTING -j KUBE-SERVICES",
-            "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BIGAAAAAAAAAAAAA"]
-    for i in range(n):
-        sep = f"KUBE-SEP-B{i:015d}"
-        lines.append(f":{sep} - [0:0]")
-        statistic = f"-m statistic --mode random --probability {1 / (n - i):0.10f} " if i < n - 1 else ""
-        body += [f"-A KUBE-SVC-BIGAAAAAAAAAAAAA {statistic}-j {sep}",
-                 f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 10.244.{i // 250}.{i % 250}:80"]
-    ruleset = kubechain.loads("\n".join([*lines, *body, "COMMIT", ""]))
+    ruleset = kubechain.loads(long_cascade(n))
     traced = kubechain.trace(ruleset, Packet("10.96.0.1", 80, src=POD), diagnostics=False)
     shares = {e.address: e.share for e in kubechain.analyze(ruleset).services[0].endpoints}
     assert {o.destination: o.probability for o in traced.outcomes} == shares
