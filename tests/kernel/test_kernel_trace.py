@@ -30,6 +30,7 @@ import pytest
 
 import kubechain
 from kubechain.analysis.fit import goodness_of_fit
+from kubechain.testing import kube_proxy_probability
 
 from support.kernel import CONNECT, Namespace, require_kernel
 
@@ -100,8 +101,8 @@ def rules() -> str:
         nat.append(f"-A {chain} ! -s 10.244.0.0/16 -d {ip}/32 -p tcp -m comment --comment \"cluster IP\" "
                    "-m tcp --dport 80 -j KUBE-MARK-MASQ")
         for i, endpoint in enumerate(endpoints):
-            left = len(endpoints) - i
-            statistic = f"-m statistic --mode random --probability {1 / left:0.10f} " if left > 1 else ""
+            probability = kube_proxy_probability(len(endpoints), i)
+            statistic = f"-m statistic --mode random --probability {probability} " if i < len(endpoints) - 1 else ""
             nat.append(f"-A {chain} -m comment --comment \"-> {endpoint}:8080\" {statistic}-j {seps[endpoint]}")
     nat.append(f"-A KUBE-SVL-{loc} -m comment --comment \"-> {LOCAL[0]}:8080\" -j {seps[LOCAL[0]]}")
     for endpoint, sep in seps.items():
