@@ -34,6 +34,7 @@ from ..model import (
     VerdictMap,
 )
 from ..netfilter import TERMINAL_EXTENSIONS
+from .index import table_index
 from .matches import Context, Evaluation, Where, destination_of, evaluate, lookup
 
 
@@ -86,7 +87,7 @@ class TraceFlow:
         self.ctx = ctx
         self.table = table
         self.whole = whole
-        self._chain_of = ctx.chain_of(table)
+        self._chain_of = table_index(table).chain_of
         self._cache: dict[tuple[int, int, tuple[str, int] | None], Evaluation] = {}
 
     def where(self, state: State) -> Where:

@@ -82,15 +82,6 @@ class Context:
     #: the chain each jump on a path jumps to (a jump whose chain matched nothing is left off the path)
     jumps: dict[Any, str] = field(default_factory=dict)
 
-    _chains: dict[int, dict[int, str]] = field(default_factory=dict)
-
-    def chain_of(self, table: Table) -> dict[int, str]:
-        """Each rule's chain (by the rule's id), built once per table: a path step names it."""
-        found = self._chains.get(id(table))
-        if found is None:
-            found = self._chains[id(table)] = {id(r): name for name, c in table.chains.items() for r in c.rules}
-        return found
-
     def assume(self, kind: str, detail: str, line: int | None) -> None:
         self.assumptions.setdefault((kind, detail, line), Assumption(kind, detail, line))
 

@@ -26,6 +26,7 @@ from ..kube_nft import endpoint_address
 from ..model import Chain, Dnat, Recent, Ruleset, SetUpdate, Table, table_family
 from ..netfilter import BUILTIN_CHAINS, builtin_priority
 from .flow import EMPTY, TRACE_TARGETS, Mass, State, Step, TraceFlow, put
+from .index import table_index
 from .matches import Assumption, Context, local_networks
 from .packet import Packet, endpoint_text, split_endpoint
 
@@ -94,8 +95,7 @@ def trace(ruleset: Ruleset, packet: Packet, diagnostics: tuple[Diagnostic, ...] 
     local = tuple(dict.fromkeys((*packet.local_addresses, *proven)))
     packet = replace(packet, src=packet.src or _representative_source(ruleset, packet, local))
     ctx = Context(packet, local_networks(local), _remembered(tables, packet.returning_client),
-                  frozenset(m.set for t in tables for c in t.chains.values() for r in c.rules
-                            for m in r.matches if type(m) is SetUpdate))
+                  frozenset(s for t in tables for s in table_index(t).updated_sets))
     if not packet.local_addresses:
         ctx.assume("unknown-local", "no --local-address: only loopback" + (f" and {', '.join(proven)} (the "
                    f"{NFT_NODEPORT_IPS} set) count" if proven else " counts") + " as the node's addresses", None)
@@ -135,7 +135,7 @@ def _stages(tables: list[Table], hook: str) -> list[Stage]:
     """The base chains of `hook`, by priority (a stable sort: equal priorities in dump order)."""
     found = []
     for table in tables:
-        for chain in table.chains.values():
+        for chain in table_index(table).base_chains:
             if chain.hook is not None:
                 if chain.hook.hook == hook.lower() and chain.hook.type in ("filter", "nat", "route"):
                     found.append(Stage(chain.hook.priority, table, chain))
