@@ -23,6 +23,7 @@ rules and the number of connections: not on the other services, their order, or 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Protocol
@@ -54,16 +55,46 @@ class U32Source(Protocol):
     def integers(self, low: int, high: int, size: int, dtype: type[np.uint32]) -> npt.NDArray[np.uint32]: ...
 
 
+def u32_chunks(rng: U32Source, count: int, chunk: int = CHUNK) -> Iterator[npt.NDArray[np.uint32]]:
+    """The `count` u32s that `rng.integers(0, 2**32, count, dtype=np.uint32)` draws, in order, in
+    pieces of at most `chunk`, leaving `rng` as that call would: the sampler's one source of draws.
+
+    On a numpy Generator over PCG64 the pieces are the bit generator's raw 64-bit outputs, each
+    read as two u32s, low half first, which is what PCG64's next_uint32 hands out one call at a
+    time (twice as fast). The high half that an odd count leaves buffered (state `has_uint32`,
+    `uinteger`) comes first, through `integers`; the last one or two u32s go through `integers`
+    too, so the state afterwards is the one `integers` leaves (the next high half buffered after an
+    odd count, `uinteger` the last output's high half). Any other source (the tests' crafted
+    draws) is asked for `integers` chunk by chunk."""
+    if type(rng) is not np.random.Generator or type(rng.bit_generator) is not np.random.PCG64 or chunk < 2:
+        while count:
+            size = min(count, chunk)
+            yield rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+            count -= size
+        return
+    if not count:
+        return
+    raw = rng.bit_generator
+    if raw.state["has_uint32"]:
+        yield rng.integers(0, 1 << 32, size=1, dtype=np.uint32)
+        count -= 1
+    tail = count % 2 or min(count, 2)
+    pairs = (count - tail) // 2
+    while pairs:
+        size = min(pairs, chunk // 2)
+        yield raw.random_raw(size).view(np.uint32)
+        pairs -= size
+    if tail:
+        yield rng.integers(0, 1 << 32, size=tail, dtype=np.uint32)
+
+
 def count_random_matches(rng: U32Source, reaching: int, threshold: int, negated: bool = False,
                          chunk: int = CHUNK) -> int:
     """Draw one u32 per connection reaching the match and count the kernel's matches
     (netfilter.statistic_matches, the same comparison the exact analysis is derived from)."""
-    hits, left = 0, reaching
-    while left:
-        size = min(left, chunk)
-        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+    hits = 0
+    for r in u32_chunks(rng, reaching, chunk):
         hits += int(np.count_nonzero(statistic_matches(r, threshold)))
-        left -= size
     return reaching - hits if negated else hits
 
 
@@ -71,23 +102,16 @@ def count_buckets(rng: U32Source, reaching: int, modulus: int, chunk: int = CHUN
     """Draw one u32 per connection and count each bucket of `numgen random mod N`
     (netfilter.numgen_bucket, the kernel's reciprocal_scale)."""
     counts = np.zeros(modulus, dtype=np.int64)
-    left = reaching
-    while left:
-        size = min(left, chunk)
-        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32).astype(np.uint64)
-        counts += np.bincount(numgen_bucket(r, modulus).astype(np.int64), minlength=modulus)
-        left -= size
+    for r in u32_chunks(rng, reaching, chunk):
+        counts += np.bincount(numgen_bucket(r.astype(np.uint64), modulus).astype(np.int64), minlength=modulus)
     return [int(c) for c in counts]
 
 
 def count_compare_matches(rng: U32Source, reaching: int, m: MetaRandom, chunk: int = CHUNK) -> int:
     """Draw one u32 per connection and count `meta random [& M] OP V` (netfilter.random_compare_matches)."""
-    hits, left = 0, reaching
-    while left:
-        size = min(left, chunk)
-        r = rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+    hits = 0
+    for r in u32_chunks(rng, reaching, chunk):
         hits += int(np.count_nonzero(random_compare_matches(r, m.op, m.value, m.mask)))
-        left -= size
     return hits
 
 

@@ -7,10 +7,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kubechain
 from kubechain import sample
-from kubechain.analysis.sampling import count_random_matches, service_rng
+from kubechain.analysis.sampling import CHUNK, count_random_matches, service_rng, u32_chunks
 from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, statistic_matches
 
 from support.paths import FIXTURES, fixture
@@ -79,6 +81,52 @@ def test_draw_count_does_not_depend_on_the_chunk_size():
     r = service_rng(5, "KUBE-SVC-X").integers(0, 1 << 32, size=10_501, dtype=np.uint32)
     assert whole == int(np.count_nonzero(statistic_matches(r, T)))
 
+
+
+def integers(rng: np.random.Generator, size: int) -> np.ndarray:
+    return rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
+
+
+@st.composite
+def chunked_calls(draw: st.DrawFn) -> tuple[int, list[tuple[int, bool]]]:
+    """(chunk, calls): a chunk of 1 to 9 or 1000 u32s and sizes from 0 to three chunks, or the
+    sampler's CHUNK and sizes on either side of it; each call (size, through u32_chunks or not)."""
+    chunk = draw(st.one_of(st.integers(1, 9), st.just(1000), st.just(CHUNK)))
+    sizes = st.one_of(st.integers(0, 3), st.integers(0, 3 * min(chunk, 1000) + 1))
+    if chunk == CHUNK:
+        sizes = st.one_of(sizes, st.sampled_from([CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3]))
+    return chunk, draw(st.lists(st.tuples(sizes, st.booleans()), max_size=10))
+
+
+@given(seed=st.integers(0, 2**64 - 1), chunked=chunked_calls())
+def test_u32_chunks_is_the_stream_of_integers(seed, chunked):
+    """Twin PCG64 generators, one drawn through u32_chunks and one through Generator.integers, over
+    any sequence of sizes (0, 1, odd, crossing a chunk); some calls go through integers on both,
+    as other code on the same generator would. Every call hands out the same u32s, in pieces of at
+    most `chunk`, and leaves the same state, buffered high half included: the next draws agree."""
+    chunk, calls = chunked
+    fast, slow = (np.random.Generator(np.random.PCG64(seed)) for _ in range(2))
+    for size, through_chunks in calls:
+        expected = integers(slow, size)
+        if through_chunks:
+            pieces = list(u32_chunks(fast, size, chunk))
+            assert all(0 < len(p) <= chunk and p.dtype == np.uint32 for p in pieces)
+            got = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.uint32)
+        else:
+            got = integers(fast, size)
+        assert np.array_equal(got, expected)
+        assert fast.bit_generator.state == slow.bit_generator.state
+    assert integers(fast, 3).tolist() == integers(slow, 3).tolist()
+    assert fast.bit_generator.random_raw(2).tolist() == slow.bit_generator.random_raw(2).tolist()
+
+
+def test_u32_chunks_asks_any_other_source_for_integers_chunk_by_chunk():
+    """A source that is not a Generator on PCG64 (crafted draws, another bit generator) is asked for
+    `integers`, in chunks, and gives the same stream as asking it at once."""
+    assert [p.tolist() for p in u32_chunks(CraftedDraws(list(range(7))), 7, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    mt = np.random.Generator(np.random.MT19937(4))
+    whole = integers(np.random.Generator(np.random.MT19937(4)), 11).tolist()
+    assert [int(x) for p in u32_chunks(mt, 11, 4) for x in p] == whole
 
 def counts(result) -> dict[str, list[int]]:
     return {s.service.chain: [e.sampled for e in s.endpoints] + [s.unassigned] for s in result.services}
