@@ -8,6 +8,7 @@ shared/FACTS.md).
 
 from __future__ import annotations
 
+import operator
 from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, overload
@@ -216,12 +217,24 @@ def nth_matches(counter: int, every: int, reaching: int) -> tuple[int, int]:
 def numgen_bucket(draws: int, modulus: int) -> int: ...
 @overload
 def numgen_bucket(draws: NDArray[np.uint64], modulus: int) -> NDArray[np.uint64]: ...
+@overload
+def numgen_bucket(draws: NDArray[np.uint32] | NDArray[np.uint64], modulus: int,
+                  out: NDArray[np.uint64]) -> NDArray[np.uint64]: ...
 
 
-def numgen_bucket(draws: Any, modulus: int) -> Any:
+def numgen_bucket(draws: Any, modulus: int, out: Any = None) -> Any:
     """nft `numgen random mod N`: reciprocal_scale(r, N) = (u32)(((u64) r · N) >> 32), on one int
-    or on a numpy uint64 array of u32 draws. The one home of the mapping."""
-    return (draws * modulus) >> 32
+    or on a numpy uint64 array of u32 draws. The one home of the mapping. With `out` (a uint64
+    array of the draws' length, the sampler's buffer) u32 draws are widened as they are multiplied
+    and the buckets written there: no new arrays."""
+    if out is None:
+        product = draws * modulus
+    else:
+        import numpy as np
+
+        product = np.multiply(draws, np.uint64(modulus), out=out)
+    product >>= 32
+    return product
 
 
 @lru_cache(maxsize=65536)
@@ -284,14 +297,19 @@ def random_mask_bits(mask: int | None) -> int:
     return mask.bit_length()
 
 
+_COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
+                "!=": operator.ne}
+
+
 def random_compare_matches(draws: Any, op: str, value: int, mask: int | None) -> Any:
-    """`(r & MASK) OP VALUE` on a numpy array of u32 draws (the sampler's path)."""
+    """`(r & MASK) OP VALUE` on a numpy array of u32 draws (the sampler's path): one comparison, in
+    u32 when VALUE is one (exact, and no widened copy), else in int64."""
     import numpy as np
 
     x = draws & np.uint32(mask) if mask is not None else draws
-    v = np.int64(value)
-    x = x.astype(np.int64)
-    return {"<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v, "==": x == v, "!=": x != v}[op]
+    if 0 <= value <= 0xFFFFFFFF:
+        return _COMPARISONS[op](x, np.uint32(value))
+    return _COMPARISONS[op](x.astype(np.int64), np.int64(value))
 
 
 #: nft 1.0.6 prints a base chain's priority by the name of a standard priority within 10 of it

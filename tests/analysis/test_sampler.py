@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import kubechain
 from kubechain import sample
 from kubechain.analysis.sampling import CHUNK, count_random_matches, service_rng, u32_chunks
-from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, statistic_matches
+from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, random_compare_matches, statistic_matches
 
 from support.paths import FIXTURES, fixture
 
@@ -52,6 +52,30 @@ def test_numgen_bucket_sizes_for_three_are_the_kernels():
     assert [numgen_bucket(x, 3) for x in (0xFFFFFFFF, 0, 1431655765, 1431655766)] == [2, 0, 0, 1]
     assert top.tolist() == [2, 0]
 
+
+
+def test_numgen_bucket_into_a_buffer_is_the_same_mapping():
+    """The sampler's path (u32 draws widened into a uint64 buffer) gives the buckets of the
+    plain one, at the top of the u32 range and for a modulus near 2^32 too."""
+    draws = np.array([0, 1, 1431655765, 1431655766, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF], dtype=np.uint32)
+    for modulus in (1, 2, 3, 100, 0xFFFFFFFF):
+        out = np.full(len(draws), 7, dtype=np.uint64)
+        assert numgen_bucket(draws, modulus, out) is out
+        assert out.tolist() == numgen_bucket(draws.astype(np.uint64), modulus).tolist()
+        assert out.tolist() == [(int(r) * modulus) >> 32 for r in draws]
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_meta_random_comparison_is_the_integer_comparison(op):
+    """`(r & MASK) OP VALUE` against Python's integers, for values inside the u32 range (compared
+    as u32) and outside it (as int64), with and without a mask."""
+    compare = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__, "==": int.__eq__,
+               "!=": int.__ne__}[op]
+    draws = np.array([0, 1, 0xFF, 0x100, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF], dtype=np.uint32)
+    for mask in (None, 0xFF, 0x7FFFFFFF):
+        for value in (-1, 0, 1, 0xFF, 0x80000000, 0xFFFFFFFF, 1 << 32):
+            expected = [compare(int(r) & (0xFFFFFFFF if mask is None else mask), value) for r in draws]
+            assert random_compare_matches(draws, op, value, mask).tolist() == expected, (mask, value)
 
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
