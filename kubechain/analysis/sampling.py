@@ -46,6 +46,7 @@ from .fit import Fit, goodness_of_fit, holm, wilson_interval
 from .results import Analysis, Service
 from .walk import Gate, Walk, endpoint_key, walk_chain
 
+SMALL = 1 << 13  # up to this many u32s, one `integers` call costs less than reading PCG64's raw outputs
 CHUNK = 1 << 16  # u32s drawn at once: 256 KiB; with the comparison's temporaries it stays in L2 (512 KiB a core here)
 
 
@@ -55,7 +56,7 @@ class U32Source(Protocol):
     def integers(self, low: int, high: int, size: int, dtype: type[np.uint32]) -> npt.NDArray[np.uint32]: ...
 
 
-def u32_chunks(rng: U32Source, count: int, chunk: int = CHUNK) -> Iterator[npt.NDArray[np.uint32]]:
+def u32_chunks(rng: U32Source, count: int, chunk: int = CHUNK, small: int = SMALL) -> Iterator[npt.NDArray[np.uint32]]:
     """The `count` u32s that `rng.integers(0, 2**32, count, dtype=np.uint32)` draws, in order, in
     pieces of at most `chunk`, leaving `rng` as that call would: the sampler's one source of draws.
 
@@ -64,15 +65,14 @@ def u32_chunks(rng: U32Source, count: int, chunk: int = CHUNK) -> Iterator[npt.N
     time (twice as fast). The high half that an odd count leaves buffered (state `has_uint32`,
     `uinteger`) comes first, through `integers`; the last one or two u32s go through `integers`
     too, so the state afterwards is the one `integers` leaves (the next high half buffered after an
-    odd count, `uinteger` the last output's high half). Any other source (the tests' crafted
-    draws) is asked for `integers` chunk by chunk."""
-    if type(rng) is not np.random.Generator or type(rng.bit_generator) is not np.random.PCG64 or chunk < 2:
+    odd count, `uinteger` the last output's high half). Up to `small` u32s, and from any other
+    source (the tests' crafted draws), `integers` is asked chunk by chunk."""
+    if (count <= small or chunk < 2 or type(rng) is not np.random.Generator
+            or type(rng.bit_generator) is not np.random.PCG64):
         while count:
             size = min(count, chunk)
             yield rng.integers(0, 1 << 32, size=size, dtype=np.uint32)
             count -= size
-        return
-    if not count:
         return
     raw = rng.bit_generator
     if raw.state["has_uint32"]:

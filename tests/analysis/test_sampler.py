@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import kubechain
 from kubechain import sample
-from kubechain.analysis.sampling import CHUNK, count_random_matches, service_rng, u32_chunks
+from kubechain.analysis.sampling import CHUNK, SMALL, count_random_matches, service_rng, u32_chunks
 from kubechain.netfilter import nth_initial, nth_matches, numgen_bucket, random_compare_matches, statistic_matches
 
 from support.paths import FIXTURES, fixture
@@ -112,14 +112,16 @@ def integers(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 @st.composite
-def chunked_calls(draw: st.DrawFn) -> tuple[int, list[tuple[int, bool]]]:
-    """(chunk, calls): a chunk of 1 to 9 or 1000 u32s and sizes from 0 to three chunks, or the
-    sampler's CHUNK and sizes on either side of it; each call (size, through u32_chunks or not)."""
+def chunked_calls(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, bool]]]:
+    """(chunk, small, calls): a chunk of 1 to 9 or 1000 u32s and sizes from 0 to three chunks, or
+    the sampler's CHUNK and sizes on either side of it and of SMALL; `small` 0 (raw outputs from
+    the first u32), 5 or SMALL; each call (size, through u32_chunks or not)."""
     chunk = draw(st.one_of(st.integers(1, 9), st.just(1000), st.just(CHUNK)))
     sizes = st.one_of(st.integers(0, 3), st.integers(0, 3 * min(chunk, 1000) + 1))
     if chunk == CHUNK:
-        sizes = st.one_of(sizes, st.sampled_from([CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3]))
-    return chunk, draw(st.lists(st.tuples(sizes, st.booleans()), max_size=10))
+        sizes = st.one_of(sizes, st.sampled_from([SMALL, SMALL + 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3]))
+    small = draw(st.sampled_from([0, 5, SMALL]))
+    return chunk, small, draw(st.lists(st.tuples(sizes, st.booleans()), max_size=10))
 
 
 @given(seed=st.integers(0, 2**64 - 1), chunked=chunked_calls())
@@ -128,12 +130,12 @@ def test_u32_chunks_is_the_stream_of_integers(seed, chunked):
     any sequence of sizes (0, 1, odd, crossing a chunk); some calls go through integers on both,
     as other code on the same generator would. Every call hands out the same u32s, in pieces of at
     most `chunk`, and leaves the same state, buffered high half included: the next draws agree."""
-    chunk, calls = chunked
+    chunk, small, calls = chunked
     fast, slow = (np.random.Generator(np.random.PCG64(seed)) for _ in range(2))
     for size, through_chunks in calls:
         expected = integers(slow, size)
         if through_chunks:
-            pieces = list(u32_chunks(fast, size, chunk))
+            pieces = list(u32_chunks(fast, size, chunk, small))
             assert all(0 < len(p) <= chunk and p.dtype == np.uint32 for p in pieces)
             got = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.uint32)
         else:
