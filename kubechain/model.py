@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Generic, TypeVar, Union
 
+from .memory import fast_init_all
 from .netfilter import numgen_probability, random_compare_probability, statistic_probability
 
 T = TypeVar("T")
@@ -602,3 +603,6 @@ def table_family(table: Table) -> str | None:
                 if family is not None:
                     return family
     return None
+
+
+fast_init_all(globals())  # a parse builds a million of these: constructors without object.__setattr__

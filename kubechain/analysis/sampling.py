@@ -130,6 +130,7 @@ class SampledFlow:
 
     zero = 0
     linear = False  # the kernel draws for every connection: counts are followed, not scaled
+    by_gate = True
 
     def __init__(self, connections: int, rng: U32Source) -> None:
         self.whole = connections

@@ -194,6 +194,12 @@ class Flow(Protocol[M]):
         """True when what leaves a chain is proportional to what entered it (exact and interval
         masses), so a chain's transfer of one unit can be scaled; False for sampled counts."""
 
+    @property
+    def by_gate(self) -> bool:
+        """True when split decides by the rule's Gate alone, so the walk itself passes a rule that
+        cannot match (NEVER) and moves all of the mass through one that surely does (ALWAYS);
+        False for a flow that evaluates each rule itself (the tracer's packet)."""
+
     def split(self, mass: M, rule: Rule, gate: Gate) -> tuple[M, M]:
         """(the part of `mass` that `rule` matches, the part that goes on to the next rule)."""
 
@@ -222,6 +228,7 @@ class ExactFlow:
     zero = ZERO
     whole = ONE
     linear = True
+    by_gate = True
 
     def split(self, mass: Fraction, _rule: Rule, gate: Gate) -> tuple[Fraction, Fraction]:
         """Written for a million rules: a rule that surely matches moves the mass without
@@ -307,6 +314,7 @@ class BoundedFlow:
     zero = Interval(ZERO, ZERO)
     whole = Interval(ONE, ONE)
     linear = True
+    by_gate = True
 
     def split(self, mass: Interval, _rule: Rule, gate: Gate) -> tuple[Interval, Interval]:
         p = gate_probability(gate)
@@ -459,6 +467,7 @@ class _Walker(Generic[M]):
         self.walk = walk
         self.flow = flow
         self.targets = TARGETS if targets is None else targets
+        self.by_gate = flow.by_gate
         self.transfers: dict[tuple[str, str | None], Transfer[M]] = {}
         self.seen: set[tuple[str, str | None]] = set()
         self.frames: list[Frame[M]] = []
@@ -492,18 +501,21 @@ class _Walker(Generic[M]):
 
     def run(self, chain: str, mass: M, endpoint: str | None) -> Transfer[M]:
         """The frame loop: evaluate `chain` and every chain it jumps into, with an explicit stack."""
-        base = len(self.frames)
+        frames = self.frames
+        base = len(frames)
         result: Transfer[M] | None = None
         self.push(chain, mass, endpoint)
-        while len(self.frames) > base:
-            frame = self.frames[-1]
+        step = self.step
+        while len(frames) > base:
+            frame = frames[-1]
             if result is not None:
                 self.resume(frame, result)
                 result = None
-            elif frame.index >= len(frame.rules):
+            depth, rules = len(frames), frame.rules
+            while frame.index < len(rules) and len(frames) == depth:  # until it calls a chain or ends
+                step(frame, rules[frame.index])
+            if len(frames) == depth:
                 result = self.finish(frame)
-            else:
-                self.step(frame)
         assert result is not None
         return result
 
@@ -527,12 +539,12 @@ class _Walker(Generic[M]):
             self.transfers.setdefault((frame.chain, frame.endpoint), done)
         return done
 
-    def step(self, frame: Frame[M]) -> None:
-        """Evaluate the frame's next rule."""
-        rule = frame.rules[frame.index]
+    def step(self, frame: Frame[M], rule: Rule) -> None:
+        """Evaluate the frame's next rule, `rule`. Written for a million rules: a rule the gate
+        decides alone (by_gate flows) costs no arithmetic and no test of a mass."""
         target = rule.target
         kind = type(target)
-        if frame.recorded and kind is Jump and target.chain.startswith(ENDPOINT_PREFIX):  # type: ignore[union-attr]
+        if kind is Jump and frame.recorded and target.chain.startswith(ENDPOINT_PREFIX):  # type: ignore[union-attr]
             self.endpoint(target.chain).jump_rules.append(rule)  # type: ignore[union-attr]
             self.walk.endpoint_jumps.append((frame.chain, rule))
         if not frame.remaining:
@@ -541,10 +553,16 @@ class _Walker(Generic[M]):
         gate = rule_gate(rule)
         if gate.affinity is not None and frame.recorded:
             self.walk.affinity.setdefault(frame.chain, []).append(gate.affinity)
-        hit, rest = self.flow.split(frame.remaining, rule, gate)
-        if not hit:
+        if gate is ALWAYS and self.by_gate:
+            hit, rest = frame.remaining, self.walk.zero
+        elif gate is NEVER and self.by_gate:
             frame.index += 1
             return
+        else:
+            hit, rest = self.flow.split(frame.remaining, rule, gate)
+            if not hit:
+                frame.index += 1
+                return
         if kind is Jump:
             self.enter(frame, rule, target, hit, rest)  # type: ignore[arg-type]
             return
@@ -592,12 +610,12 @@ class _Walker(Generic[M]):
     def resume_with(self, frame: Frame[M], _rule: Rule, target: Jump, hit: M, rest: M, done: Transfer[M],
                     unit: bool) -> None:
         """Fold a callee's Transfer into the caller (scaled by `hit` when it was run for one unit)."""
-        scale = (lambda m: self.flow.scale(m, hit)) if unit else (lambda m: m)
+        scale = self.flow.scale
         for key, mass in done.endpoints.items():
-            self.credit(frame.endpoints, key, scale(mass))
+            self.credit(frame.endpoints, key, scale(mass, hit) if unit else mass)
         if done.lost:
-            frame.lost = self.plus(frame.lost, scale(done.lost))
-        came_back = scale(done.back) if done.back else self.walk.zero
+            frame.lost = self.plus(frame.lost, scale(done.lost, hit) if unit else done.lost)
+        came_back = (scale(done.back, hit) if unit else done.back) if done.back else self.walk.zero
         self.after(frame, (self.walk.zero, came_back) if target.goto else came_back, rest)
 
     def endpoint(self, key: str) -> EndpointShare[M]:

@@ -3,9 +3,8 @@ its address family, and whether it shows whole tables or one chain."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..errors import ParseError
 from ..kube import NAT_ONLY_CHAINS
@@ -19,7 +18,7 @@ _TABLE_WITH_HANDLE = re.compile(r"^table \S+ \S+ \{ # handle \d+$")  # `nft -a l
 def detect_format(text: str, path: str | None = None) -> str:
     """`-L` listings start with 'Chain '; everything iptables-save / -S prints starts with
     '*', ':', '-' or '['; `nft list …` with 'table '; `nft -j list …` with '{"nftables"'."""
-    for number, line in enumerate(io.StringIO(text), 1):
+    for number, line in enumerate(_lines(text), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -39,6 +38,17 @@ def detect_format(text: str, path: str | None = None) -> str:
                                   "(iptables-save, iptables -S), 'table FAMILY NAME {' (nft list ruleset) "
                                   "or '{\"nftables\": …' (nft -j list ruleset)")
     return "iptables-save"  # only blank lines and comments: what iptables-save prints on nft nodes
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of text, each with its newline, without copying the text first (io.StringIO
+    copies all 100 MB of a big dump to read its first line)."""
+    pos, end = 0, len(text)
+    while pos < end:
+        stop = text.find("\n", pos)
+        stop = end if stop < 0 else stop + 1
+        yield text[pos:stop]
+        pos = stop
 
 
 def group_tables(chains: list[Chain]) -> tuple[Table, ...]:

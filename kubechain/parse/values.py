@@ -66,6 +66,7 @@ def address(text: str | None, negated: bool = False) -> Negatable[str] | None:
     return Negatable(text, negated)
 
 
+@lru_cache(maxsize=4096)
 def interface(text: str | None, negated: bool = False) -> Negatable[str] | None:
     """An interface column or `-i`/`-o` value: `*` and `any` are None; `!eth0` negates."""
     if text is None or text in ("*", "any"):

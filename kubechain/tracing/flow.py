@@ -82,6 +82,7 @@ class TraceFlow:
 
     zero: Mass = EMPTY
     linear = False
+    by_gate = False  # the packet decides each rule, not the new-client gate
 
     def __init__(self, ctx: Context, table: Table, whole: Mass) -> None:
         self.ctx = ctx
