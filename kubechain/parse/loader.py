@@ -22,6 +22,7 @@ from .listing import scan as scan_listing
 from .nft import NftBuilder
 from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sections
 from .save import SaveBuilder
+from .save import scan as scan_save
 
 FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
 
@@ -123,7 +124,9 @@ def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table,
             return group_tables(chains)
         if fmt == "nft":
             return tuple(lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
-        tables: list[Table] = lalr_parser(fmt, SaveBuilder, lenient).parse(text)  # type: ignore[assignment]
+        scanned_tables = None if lenient else scan_save(text)
+        tables: list[Table] = (scanned_tables if scanned_tables is not None
+                               else lalr_parser(fmt, SaveBuilder, lenient).parse(text))  # type: ignore[assignment]
         return tuple(tables)
     except UnexpectedInput as err:
         raise _lark_error(err, text, path, fmt) from None
@@ -215,8 +218,10 @@ def load(source: str | os.PathLike[str] | IO[str] | IO[bytes], *, input_format: 
             sliced = load_service(data, path, input_format, service)
             if sliced is not None:
                 return sliced
-        return loads(decode(data, path), path=path, input_format=input_format, service=service,
-                     progress=progress, lenient=lenient)
+        text = decode(data, path)
+        del data  # the bytes are not needed again: a big dump's peak memory is one copy of it, not two
+        return loads(text, path=path, input_format=input_format, service=service, progress=progress,
+                     lenient=lenient)
     if not hasattr(source, "read"):
         raise TypeError(f"load() takes a path, '-' or an open file, not {type(source).__name__}")
     raw = source.read()

@@ -40,25 +40,32 @@ class _Chains:
     def take(self, item: Token) -> None:
         if item.type == "RULES":
             for offset, line in enumerate(_LINE.finditer(item)):  # lazily: a table's rules are one token
-                try:
-                    chain, rule = parse_rule_line(line.group(), (item.line or 0) + offset)
-                except ParseError as err:
-                    named = _APPENDED_TO.search(line.group())
-                    skip_or_raise(err, named[1] if named else None)
-                    continue
-                self.rules.setdefault(chain, []).append(rule)
-                if not offset & 4095:
-                    reached((item.line or 0) + offset)
+                self.rule(line.group(), (item.line or 0) + offset)
             return
-        pattern, expected = _DECLARATIONS[item.type]
-        text = item.rstrip("\n")
+        self.declaration(item.type, item.rstrip("\n"), item.line or 0)
+
+    def rule(self, text: str, line: int) -> None:
+        """One `[p:b] -A CHAIN …` line (at `line`)."""
+        try:
+            chain, rule = parse_rule_line(text, line)
+        except ParseError as err:
+            named = _APPENDED_TO.search(text)
+            skip_or_raise(err, named[1] if named else None)
+            return
+        self.rules.setdefault(chain, []).append(rule)
+        if not line & 4095:
+            reached(line)
+
+    def declaration(self, kind: str, text: str, line: int) -> None:
+        """A CHAIN_DECL, POLICY or NEW_CHAIN line (the grammar's terminal `kind`)."""
+        pattern, expected = _DECLARATIONS[kind]
         m = pattern.match(text)
         if m is None:
-            raise _error(item.line or 0, 1, text, expected)
+            raise _error(line, 1, text, expected)
         found = m.groupdict()
         policy = found.get("policy")
         counters = values.counters(m["pkts"], m["bytes"]) if found.get("pkts") else None
-        self.declared[m["name"]] = (None if policy in (None, "-") else policy, counters, item.line or 0)
+        self.declared[m["name"]] = (None if policy in (None, "-") else policy, counters, line)
         self.rules.setdefault(m["name"], [])
 
     def table(self, name: str | None, line: int) -> Table:
@@ -90,6 +97,76 @@ class SaveBuilder(Transformer[Token, object]):
                 chains.take(item)
             tables.insert(0, chains.table(None, loose[0].line or 0))
         return tables
+
+
+_TABLE_HEADER = re.compile(r"\*[^\s]+ *$")
+_COMMIT = re.compile(r"COMMIT *$")
+_COUNTED_RULE = re.compile(r"\[\d+:\d+\] +-A ")
+_BLANK = re.compile(r" *$")
+#: line kinds by their first character, as the grammar's terminals tell them apart
+_DECLARATION_STARTS = {":": "CHAIN_DECL", "-P": "POLICY", "-N": "NEW_CHAIN"}
+
+
+def scan(text: str) -> list[Table] | None:
+    """The tables of a strict iptables-save / -S text without Lark, line by line (no token holds a
+    whole table's rules, so a big dump is in memory once, not twice), or None where the text is not
+    that simple shape: then Lark reads it and says what is wrong. Where it returns tables, they are
+    the ones the grammar and SaveBuilder build (where a line is wrong, Lark says so)."""
+    scanned = _Scan()
+    pos, number, end = 0, 1, len(text)
+    try:
+        while pos < end:
+            stop = text.find("\n", pos)
+            if stop < 0 or not scanned.line(text[pos:stop], number):
+                return None
+            pos, number = stop + 1, number + 1
+    except ParseError:
+        return None  # Lark reads it again and raises its first error, which may be on a later line
+    return scanned.result()
+
+
+class _Scan:
+    """scan's state: the tables closed so far, the open one, and `iptables -S` lines outside any."""
+
+    def __init__(self) -> None:
+        self.tables: list[Table] = []
+        self.chains: _Chains | None = None  # the open table's
+        self.header, self.header_line = "", 0
+        self.loose: _Chains | None = None
+        self.loose_line = 0
+
+    def line(self, line: str, number: int) -> bool:
+        """Take one line; False where the grammar would read it otherwise, or refuse it."""
+        first = line[:1]
+        if first == "-" and line.startswith("-A ") or first == "[" and _COUNTED_RULE.match(line):
+            self.owner(number).rule(line, number)
+        elif first == "#" or (first in ("", " ") and _BLANK.match(line)):
+            pass
+        elif (first == ":" and len(line) > 1) or (self.chains is None and line[:3] in ("-P ", "-N ") and len(line) > 3):
+            self.owner(number).declaration(_DECLARATION_STARTS[line[:1] if first == ":" else line[:2]], line, number)
+        elif self.chains is None and first == "*" and _TABLE_HEADER.match(line):
+            self.chains, self.header, self.header_line = _Chains(), line, number
+        elif self.chains is not None and first == "C" and _COMMIT.match(line):
+            self.tables.append(self.chains.table(self.header.strip()[1:], self.header_line))
+            self.chains = None
+        else:
+            return False
+        return True
+
+    def owner(self, number: int) -> _Chains:
+        """The chains a rule or declaration at line `number` belongs to."""
+        if self.chains is not None:
+            return self.chains
+        if self.loose is None:
+            self.loose, self.loose_line = _Chains(), number
+        return self.loose
+
+    def result(self) -> list[Table] | None:
+        if self.chains is not None:
+            return None  # a table without COMMIT: the grammar's error
+        if self.loose is not None:
+            self.tables.insert(0, self.loose.table(None, self.loose_line))
+        return self.tables
 
 
 def chain_declaration(text: str, line: int) -> Chain:

@@ -1,8 +1,10 @@
-"""The parsers' fast paths give what the general readers give: the listing scan what Lark and
-ListBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
+"""The parsers' fast paths give what the general readers give: the listing and save scans what
+Lark and ListBuilder / SaveBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
 regex reads, on every fixture, on generated printouts and on text drawn near the grammar's edges."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -10,8 +12,8 @@ from hypothesis import strategies as st
 
 from kubechain import testing
 from kubechain.errors import BadValue, ParseError
-from kubechain.model import Chain
-from kubechain.parse import paste, save_options
+from kubechain.model import Table
+from kubechain.parse import paste, save, save_options
 from kubechain.parse.grammar import lalr_parser
 from kubechain.parse.listing import ListBuilder, scan
 from kubechain.parse.loader import normalise
@@ -21,28 +23,35 @@ from support.paths import FIXTURES
 _TEXTS = sorted(p for p in FIXTURES.rglob("*.txt") if p.is_file())
 
 
-def _lark(text: str) -> list[Chain] | str | None:
-    """Lark's chains, the ParseError a rule line raised while it built them, or None (refused)."""
+#: each fast path: (its scan, the grammar and builder it stands in for)
+_SCANS = {"iptables-list": (scan, ListBuilder), "iptables-save": (save.scan, save.SaveBuilder)}
+
+
+def _lark(text: str, fmt: str) -> list[Any] | str | None:
+    """Lark's chains (tables), the ParseError a rule line raised while it built them, or None (refused)."""
     try:
-        return lalr_parser("iptables-list", ListBuilder).parse(text)  # type: ignore[return-value]
+        return lalr_parser(fmt, _SCANS[fmt][1]).parse(text)  # type: ignore[return-value]
     except ParseError as err:
         return str(err)
     except Exception:  # noqa: BLE001 - any refusal of the grammar: the scan must then refuse too
         return None
 
 
-def _lines(chains: list[Chain]) -> list[tuple[int, list[int | None]]]:
-    return [(c.line, [r.line for r in c.rules]) for c in chains]
+def _lines(found: list[Any]) -> list[Any]:
+    """Every line number the model keeps (chains', rules'), which equality does not compare."""
+    if found and isinstance(found[0], Table):
+        return [_lines(list(t.chains.values())) + [t.line] for t in found]
+    return [(c.line, [r.line for r in c.rules]) for c in found]
 
 
-def _same_as_lark(text: str) -> None:
+def _same_as_lark(text: str, fmt: str = "iptables-list") -> None:
     try:
-        scanned: list[Chain] | str | None = scan(text)
+        scanned: list[Any] | str | None = _SCANS[fmt][0](text)
     except ParseError as err:
         scanned = str(err)
     if scanned is None:
         return  # Lark reads it (and says what is wrong)
-    expected = _lark(text)
+    expected = _lark(text, fmt)
     assert expected is not None, "the scan accepted a text the grammar refuses"
     assert scanned == expected
     if not isinstance(scanned, str):
@@ -66,6 +75,7 @@ def _is_paste_line_by_line(text: str) -> bool:
 def test_every_fixture(path) -> None:
     text = normalise(path.read_text(encoding="utf-8", errors="replace"))
     _same_as_lark(text)
+    _same_as_lark(text, "iptables-save")
     assert paste.is_paste(text) == _is_paste_line_by_line(text)
 
 
@@ -81,6 +91,19 @@ def test_generated_listings(text: str) -> None:
     _same_as_lark(text)
 
 
+def test_the_save_scan_reads_every_plain_save_fixture() -> None:
+    saved = [p for p in _TEXTS if ".save" in p.name and "field" not in p.parts]
+    assert saved
+    assert all(save.scan(normalise(p.read_text())) is not None for p in saved)
+
+
+@given(testing.dumps("iptables-save"))
+def test_generated_saves(text: str) -> None:
+    text = normalise(text)
+    assert save.scan(text) is not None
+    _same_as_lark(text, "iptables-save")
+
+
 _LINES = st.sampled_from([
     "Chain KUBE-SVC-X (1 references)", "Chain OUTPUT (policy ACCEPT 0 packets, 0 bytes)", "Chain ",
     " pkts bytes target     prot opt in     out     source               destination",
@@ -88,7 +111,8 @@ _LINES = st.sampled_from([
     "    0     0 KUBE-SEP-A  0    --  *      *       0.0.0.0/0            0.0.0.0/0",
     "ACCEPT     all  --  0.0.0.0/0            0.0.0.0/0", "  Chain X (1 references)", "", "   ", "# Warning: x",
     "  # note", "*nat", ":KUBE-X - [0:0]", "-A KUBE-X -j ACCEPT", "[1:2] -A X -j DROP", "COMMIT", "COMMIT  ",
-    "table ip kube-proxy {", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
+    "table ip kube-proxy {", "-P OUTPUT ACCEPT", "-N KUBE-X", "-A", " -A X -j DROP", "-P X", ":", "*",
+    "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
 ])
 
 
@@ -97,6 +121,7 @@ _LINES = st.sampled_from([
 def test_texts_near_the_edges(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
     _same_as_lark(text)
+    _same_as_lark(text, "iptables-save")
     assert paste.is_paste(text) == _is_paste_line_by_line(text)
 
 
