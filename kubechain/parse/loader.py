@@ -20,6 +20,7 @@ from .grammar import lalr_parser
 from .listing import ListBuilder
 from .listing import scan as scan_listing
 from .nft import NftBuilder
+from .nft import scan as scan_nft
 from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sections
 from .save import SaveBuilder
 from .save import scan as scan_save
@@ -123,7 +124,9 @@ def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table,
                                    else lalr_parser(fmt, ListBuilder, lenient).parse(text))  # type: ignore[assignment]
             return group_tables(chains)
         if fmt == "nft":
-            return tuple(lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
+            scanned_nft = scan_nft(text)
+            return tuple(scanned_nft if scanned_nft is not None
+                         else lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
         scanned_tables = None if lenient else scan_save(text)
         tables: list[Table] = (scanned_tables if scanned_tables is not None
                                else lalr_parser(fmt, SaveBuilder, lenient).parse(text))  # type: ignore[assignment]

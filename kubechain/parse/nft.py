@@ -55,6 +55,68 @@ class NftBuilder(Transformer[Token, object]):
         return [c for c in children if isinstance(c, Table)]
 
 
+_BUILDER = NftBuilder()
+
+
+# The grammar's terminals (grammars/nft.lark) as one scan: a table is its header, its attributes,
+# blank lines and blocks (an object's header, its body of lines indented twice, its closing line),
+# and its closing line.
+_TABLE_START = re.compile(r"table [^\n]*\n")
+_BLOCK = re.compile(r"( (?:chain|set|map|flowtable|counter|quota|limit|ct|secmark|synproxy|tunnel) [^\n]*\n)"
+                    r"((?:  [^\n]*\n)*)( \}[^\n]*\n)")
+_TABLE_ATTR = re.compile(r" (?:comment|flags) [^\n]*\n")
+_TABLE_END = re.compile(r"\}[^\n]*\n")
+_OUTSIDE = re.compile(r"(?: *\n|#[^\n]*\n)+")  # blank lines and notes between tables
+_INSIDE = re.compile(r"(?: *\n)+")  # blank lines inside one
+
+
+def scan(text: str) -> list[Table] | None:
+    """The tables of a strict nft listing without Lark's per-token work (two fifths of the parse),
+    or None where the text is not that simple shape, or is wrong: then Lark reads it (and says what
+    is wrong). Where it returns tables, they are the ones the grammar and NftBuilder build: the same
+    tokens are handed to NftBuilder.table."""
+    tables: list[Table] = []
+    pos, line, end = 0, 1, len(text)
+    try:
+        while pos < end:
+            gap = _OUTSIDE.match(text, pos)
+            if gap is not None:
+                line += text.count("\n", pos, gap.end())
+                pos = gap.end()
+                continue
+            m = _TABLE_START.match(text, pos)
+            if m is None:
+                return None
+            children: list[object] = [Token("TABLE_OPEN", m.group(), line=line)]
+            pos, line = m.end(), line + 1
+            while (close := _TABLE_END.match(text, pos)) is None:
+                pos, line = _table_item(text, pos, line, children)
+                if pos < 0:
+                    return None
+            children.append(Token("TABLE_CLOSE", close.group(), line=line))
+            pos, line = close.end(), line + 1
+            tables.append(_BUILDER.table(children))
+    except ParseError:
+        return None
+    return tables
+
+
+def _table_item(text: str, pos: int, line: int, children: list[object]) -> tuple[int, int]:
+    """Read the table's next blank lines, attribute or block into `children`: the position and
+    line after it, or (-1, line) where none is there."""
+    if (gap := _INSIDE.match(text, pos)) is not None:
+        return gap.end(), line + text.count("\n", pos, gap.end())
+    if (attribute := _TABLE_ATTR.match(text, pos)) is not None:
+        children.append(Token("TABLE_ATTR", attribute.group(), line=line))
+        return attribute.end(), line + 1
+    if (block := _BLOCK.match(text, pos)) is None:
+        return -1, line
+    body = block.group(2)
+    children.append((Token("OBJECT_OPEN", block.group(1), line=line),
+                     Token("BODY", body, line=line + 1) if body else None))
+    return block.end(), line + 2 + body.count("\n")
+
+
 class _TableReader:
     """The objects of one table: sets and maps first (nft prints them first), then chains."""
 

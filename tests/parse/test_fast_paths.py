@@ -1,5 +1,5 @@
-"""The parsers' fast paths give what the general readers give: the listing and save scans what
-Lark and ListBuilder / SaveBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
+"""The parsers' fast paths give what the general readers give: the listing, save and nft scans
+what Lark and ListBuilder / SaveBuilder / NftBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
 regex reads, on every fixture, on generated printouts and on text drawn near the grammar's edges."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kubechain import testing
 from kubechain.errors import BadValue, ParseError
 from kubechain.model import Table
-from kubechain.parse import paste, save, save_options
+from kubechain.parse import nft, paste, save, save_options
 from kubechain.parse.grammar import lalr_parser
 from kubechain.parse.listing import ListBuilder, scan
 from kubechain.parse.loader import normalise
@@ -24,7 +24,8 @@ _TEXTS = sorted(p for p in FIXTURES.rglob("*.txt") if p.is_file())
 
 
 #: each fast path: (its scan, the grammar and builder it stands in for)
-_SCANS = {"iptables-list": (scan, ListBuilder), "iptables-save": (save.scan, save.SaveBuilder)}
+_SCANS = {"iptables-list": (scan, ListBuilder), "iptables-save": (save.scan, save.SaveBuilder),
+          "nft": (nft.scan, nft.NftBuilder)}
 
 
 def _lark(text: str, fmt: str) -> list[Any] | str | None:
@@ -74,8 +75,8 @@ def _is_paste_line_by_line(text: str) -> bool:
 @pytest.mark.parametrize("path", _TEXTS, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_every_fixture(path) -> None:
     text = normalise(path.read_text(encoding="utf-8", errors="replace"))
-    _same_as_lark(text)
-    _same_as_lark(text, "iptables-save")
+    for fmt in _SCANS:
+        _same_as_lark(text, fmt)
     assert paste.is_paste(text) == _is_paste_line_by_line(text)
 
 
@@ -104,6 +105,19 @@ def test_generated_saves(text: str) -> None:
     _same_as_lark(text, "iptables-save")
 
 
+def test_the_nft_scan_reads_every_nft_fixture() -> None:
+    listed = [p for p in _TEXTS if "nft" in p.parts and "list" in p.name]
+    assert listed
+    assert all(nft.scan(normalise(p.read_text())) is not None for p in listed)
+
+
+@given(testing.nft_renderings())
+def test_generated_nft_listings(dump: testing.Dump) -> None:
+    text = normalise(dump.text)
+    assert nft.scan(text) is not None
+    _same_as_lark(text, "nft")
+
+
 _LINES = st.sampled_from([
     "Chain KUBE-SVC-X (1 references)", "Chain OUTPUT (policy ACCEPT 0 packets, 0 bytes)", "Chain ",
     " pkts bytes target     prot opt in     out     source               destination",
@@ -112,6 +126,8 @@ _LINES = st.sampled_from([
     "ACCEPT     all  --  0.0.0.0/0            0.0.0.0/0", "  Chain X (1 references)", "", "   ", "# Warning: x",
     "  # note", "*nat", ":KUBE-X - [0:0]", "-A KUBE-X -j ACCEPT", "[1:2] -A X -j DROP", "COMMIT", "COMMIT  ",
     "table ip kube-proxy {", "-P OUTPUT ACCEPT", "-N KUBE-X", "-A", " -A X -j DROP", "-P X", ":", "*",
+    "table ip kube-proxy { # handle 1", "}", " chain services {", "  type nat hook prerouting priority dstnat; policy accept;",
+    "  ip daddr 10.0.0.1 tcp dport 80 jump service-X", " }", " set s {", "  ", " comment \"x\"", " flags dormant",
     "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
 ])
 
@@ -120,8 +136,8 @@ _LINES = st.sampled_from([
 @given(st.lists(_LINES, max_size=12))
 def test_texts_near_the_edges(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
-    _same_as_lark(text)
-    _same_as_lark(text, "iptables-save")
+    for fmt in _SCANS:
+        _same_as_lark(text, fmt)
     assert paste.is_paste(text) == _is_paste_line_by_line(text)
 
 
