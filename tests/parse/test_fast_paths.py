@@ -1,6 +1,7 @@
 """The parsers' fast paths give what the general readers give: the listing, save and nft scans
-what Lark and ListBuilder / SaveBuilder / NftBuilder build, `is_paste` what reading the text line by line tells, the save tokenizer what its
-regex reads, on every fixture, on generated printouts and on text drawn near the grammar's edges."""
+what Lark and ListBuilder / SaveBuilder / NftBuilder build, `is_paste` what reading the text line
+by line tells, the save tokenizer what its regex reads, on every fixture, on generated printouts
+and on text drawn near the grammar's edges."""
 
 from __future__ import annotations
 
@@ -126,8 +127,9 @@ _LINES = st.sampled_from([
     "ACCEPT     all  --  0.0.0.0/0            0.0.0.0/0", "  Chain X (1 references)", "", "   ", "# Warning: x",
     "  # note", "*nat", ":KUBE-X - [0:0]", "-A KUBE-X -j ACCEPT", "[1:2] -A X -j DROP", "COMMIT", "COMMIT  ",
     "table ip kube-proxy {", "-P OUTPUT ACCEPT", "-N KUBE-X", "-A", " -A X -j DROP", "-P X", ":", "*",
-    "table ip kube-proxy { # handle 1", "}", " chain services {", "  type nat hook prerouting priority dstnat; policy accept;",
-    "  ip daddr 10.0.0.1 tcp dport 80 jump service-X", " }", " set s {", "  ", " comment \"x\"", " flags dormant",
+    "table ip kube-proxy { # handle 1", "}", " chain services {",
+    "  type nat hook prerouting priority dstnat; policy accept;", "  ip daddr 10.0.0.1 tcp dport 80 jump service-X",
+    " }", " set s {", "  ", " comment \"x\"", " flags dormant",
     "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
 ])
 
