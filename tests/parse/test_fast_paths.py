@@ -130,7 +130,8 @@ _LINES = st.sampled_from([
     "table ip kube-proxy { # handle 1", "}", " chain services {",
     "  type nat hook prerouting priority dstnat; policy accept;", "  ip daddr 10.0.0.1 tcp dport 80 jump service-X",
     " }", " set s {", "  ", " comment \"x\"", " flags dormant",
-    "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random", "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
+    "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random",
+    "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
 ])
 
 
