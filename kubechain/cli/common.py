@@ -22,7 +22,6 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
@@ -99,17 +98,15 @@ def fail_on_option(help_text: str) -> Callable[[F], F]:
 # --- where output goes ----------------------------------------------------------------------------
 
 
-@dataclass
 class Output:
-    """How this invocation prints: the chosen format, quietness, width and colour."""
+    """How this invocation prints: the chosen format, quietness, width and colour. (A plain class:
+    importing dataclasses and building one costs `kubechain --help` 5 ms.)"""
 
-    format: str
-    quiet: bool = False
-    no_color: bool = False
-    stream: IO[str] = field(default_factory=lambda: sys.stdout)
-    _reported: bool = False
-
-    def __post_init__(self) -> None:
+    def __init__(self, format: str, quiet: bool = False, no_color: bool = False,  # noqa: A002
+                 stream: IO[str] | None = None) -> None:
+        self.format, self.quiet, self.no_color = format, quiet, no_color
+        self.stream: IO[str] = stream if stream is not None else sys.stdout
+        self._reported = False
         if self.quiet and self.format in ("json", "yaml"):
             raise click.UsageError("--quiet prints the diagnostics as text; leave out -o json/yaml, or --quiet")
         _forgiving(self.stream)
@@ -193,13 +190,11 @@ def _forgiving(stream: IO[str]) -> None:
 # --- the inputs -----------------------------------------------------------------------------------
 
 
-@dataclass
 class Result(Generic[T]):
     """One input's outcome: what the command made of it, or the error document that replaces it."""
 
-    path: str
-    value: T | None = None
-    error: dict[str, Any] | None = None
+    def __init__(self, path: str, value: T | None = None, error: dict[str, Any] | None = None) -> None:
+        self.path, self.value, self.error = path, value, error
 
 
 class Inputs:
