@@ -8,8 +8,9 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
+from lark import Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from ..errors import ParseError
@@ -26,6 +27,11 @@ from .save import SaveBuilder
 from .save import scan as scan_save
 
 FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
+#: each text format's fast scan (None where the text is not its plain shape) and the Lark builder
+#: that reads the rest and says what is wrong
+_READERS: dict[str, tuple[Callable[[str], list[Any] | None], type[Transformer[Token, object]]]] = {
+    "iptables-list": (scan_listing, ListBuilder), "iptables-save": (scan_save, SaveBuilder),
+    "nft": (scan_nft, NftBuilder)}
 
 _EXPECTED = {
     "CHAIN_HEADER": "a chain header 'Chain NAME (…)'",
@@ -118,19 +124,11 @@ def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table,
             from .nft_json import read_json
 
             return tuple(read_json(text))
-        if fmt == "iptables-list":
-            scanned = None if lenient else scan_listing(text)
-            chains: list[Chain] = (scanned if scanned is not None
-                                   else lalr_parser(fmt, ListBuilder, lenient).parse(text))  # type: ignore[assignment]
-            return group_tables(chains)
-        if fmt == "nft":
-            scanned_nft = scan_nft(text)
-            return tuple(scanned_nft if scanned_nft is not None
-                         else lalr_parser(fmt, NftBuilder).parse(text))  # type: ignore[arg-type]
-        scanned_tables = None if lenient else scan_save(text)
-        tables: list[Table] = (scanned_tables if scanned_tables is not None
-                               else lalr_parser(fmt, SaveBuilder, lenient).parse(text))  # type: ignore[assignment]
-        return tuple(tables)
+        scan, builder = _READERS[fmt]
+        scanned = None if lenient else scan(text)  # the scans stand in for the strict grammars
+        found: list[Any] = (scanned if scanned is not None
+                            else lalr_parser(fmt, builder, lenient).parse(text))  # type: ignore[assignment]
+        return group_tables(found) if fmt == "iptables-list" else tuple(found)
     except UnexpectedInput as err:
         raise _lark_error(err, text, path, fmt) from None
 
