@@ -198,9 +198,12 @@ def document(analysis: Analysis | Sample | Fleet | Trace) -> dict[str, Any]:
     same, with the sample's keys), of a fleet (`kubechain/fleet/v1`) or of a trace
     (`kubechain/trace/v1`), as dicts and lists (README: JSON)."""
     from .analysis.results import Analysis as _Analysis
+    from .report.documents import document as _document
+
+    if isinstance(analysis, _Analysis):  # first: the other kinds' modules cost imports (a Sample's, numpy's)
+        return _document(analysis)
     from .analysis.sampling import Sample as _Sample
     from .fleets import Fleet as _Fleet
-    from .report.documents import document as _document
     from .report.documents import sample_document
     from .tracing import Trace as _Trace
 
@@ -212,9 +215,7 @@ def document(analysis: Analysis | Sample | Fleet | Trace) -> dict[str, Any]:
     if isinstance(analysis, _Fleet):
         from .report.fleet_json import document as fleet_document
         return fleet_document(analysis)
-    if not isinstance(analysis, _Analysis):
-        raise TypeError(f"document() takes an Analysis, a Sample, a Fleet or a Trace, not {type(analysis).__name__}")
-    return _document(analysis)
+    raise TypeError(f"document() takes an Analysis, a Sample, a Fleet or a Trace, not {type(analysis).__name__}")
 
 
 def to_json(analysis: Analysis | Sample | Fleet | Trace) -> str:

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..analysis.fit import Comparison, Fit
 from ..analysis.results import Analysis, Endpoint, Service
-from ..analysis.sampling import Sample
 from . import json_encoding
 from .exact_text import decimal_text, fraction_text
+
+if TYPE_CHECKING:  # numpy (150 ms to import) only where a sample is drawn
+    from ..analysis.sampling import Sample
 
 SCHEMA = "kubechain/analysis/v1"
 ERROR_SCHEMA = "kubechain/error/v1"

@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.padding import Padding
@@ -23,7 +24,6 @@ from ..analysis.diagnostics import Diagnostic
 from ..analysis.findings import Summary, summarize
 from ..analysis.fit_sentence import fit_sentence
 from ..analysis.results import Analysis, Service
-from ..analysis.sampling import Sample
 from .exact_text import short_fraction_text
 from .text import (
     counter_notes,
@@ -37,6 +37,9 @@ from .text import (
     sample_rows,
     tested_suffix,
 )
+
+if TYPE_CHECKING:  # numpy (150 ms to import) only where a sample is drawn
+    from ..analysis.sampling import Sample
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 GAP = 2  # spaces between columns

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ..analysis.fit import Fit
 from ..analysis.fit_sentence import fit_sentence
 from ..analysis.results import Analysis, Endpoint, Service
-from ..analysis.sampling import Sample, SampledService
 from .exact_text import decimal_text, short_fraction_text
+
+if TYPE_CHECKING:  # numpy (150 ms to import) only where a sample is drawn
+    from ..analysis.sampling import Sample, SampledService
 
 #: under a counter verdict that agrees with the rules: what the counters do not say
 CONNECTIONS_NOT_REQUESTS = ("(the counters count new connections, not requests: with connections reused, as a gateway "
