@@ -132,6 +132,8 @@ _LINES = st.sampled_from([
     " }", " set s {", "  ", " comment \"x\"", " flags dormant",
     "[0:0] -A KUBE-X -m comment --comment \"a b\" -j KUBE-SEP-A", "-A X -m statistic --mode random",
     "root@node:~# iptables -t nat -L -n", "$ nft list ruleset", "$", "a # b $ c",
+    # near misses of the line starts that is_paste looks for (each a literal text, then a pattern)
+    "[", "[1:2]", "[1:2] -X", "-Z X", "-", "*-", "COMMITS", "table", "table foo x {", "Chain X(", "Chain",
 ])
 
 
