@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.paths import ROOT, fixture
 
 #: runs `kubechain ARGS…` in this interpreter, then prints which of HEAVY it imported
