@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import types
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lark import Lark, Token, Transformer
+if TYPE_CHECKING:  # lark is imported where a parser is built: a plain dump is read by the scans alone
+    from lark import Lark
 
 
 def grammar_text(name: str) -> str:
@@ -24,15 +27,21 @@ _LENIENT_RULES = ("RULES: /((?!Chain | *#| *\\n)[^\\n]*\\n)+/", "RULES: /((?!Cha
 
 
 @cache
-def lalr_parser(name: str, transformer: type[Transformer[Token, object]], lenient: bool = False) -> Lark:
-    """An LALR parser whose rule callbacks build the model while parsing (no parse tree).
+def lalr_parser(name: str, builder: type, lenient: bool = False) -> Lark:
+    """An LALR parser whose rule callbacks, the methods of `builder` (ListBuilder, SaveBuilder,
+    NftBuilder), build the model while parsing (no parse tree).
 
     Building the tree first and transforming it afterwards costs three times as long on a
-    million-line dump; the transformer classes are stateless so one parser serves every input.
+    million-line dump; the builders are stateless so one parser serves every input. They are plain
+    classes, made a lark Transformer only here: importing lark costs every command about 50 ms
+    (180 M instructions), which a dump the scans read alone need not pay.
     """
+    from lark import Lark, Transformer
+
     text = grammar_text(name)
     if lenient and name == "iptables-list":
         strict, loose = _LENIENT_RULES
         assert strict in text
         text = text.replace(strict, loose)
+    transformer = types.new_class(builder.__name__, (builder, Transformer))
     return Lark(text, parser="lalr", lexer="contextual", transformer=transformer(), maybe_placeholders=False)

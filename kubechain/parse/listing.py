@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
-
-from lark import Token, Transformer
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadValue, ParseError
 from ..model import Chain, Negatable, Rule
@@ -15,6 +13,9 @@ from . import values
 from .listing_matches import parse_matches, split_target
 from .paste import skip_or_raise
 from .progress import reached
+
+if TYPE_CHECKING:  # lark is imported only where Lark parses (parse.grammar) or tokens are made
+    from lark import Token
 
 _HEADER = re.compile(
     r"Chain (?P<name>\S+) \((?:policy (?P<policy>\S+)"
@@ -45,7 +46,7 @@ def rule_pattern(numbered: bool, verbose: bool, opt_column: bool) -> re.Pattern[
     return re.compile(head + middle + ifaces + tail)
 
 
-class ListBuilder(Transformer[Token, object]):
+class ListBuilder:
     """Builds Chains while Lark parses (stateless: one instance serves every input)."""
 
     def section(self, children: list[Token]) -> Chain:

@@ -8,10 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import IO, Any
-
-from lark import Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ParseError
 from ..memory import gc_frozen
@@ -26,10 +23,13 @@ from .paste import SKIPPED, is_paste, looks_pasted, repair, section_text, sectio
 from .save import SaveBuilder
 from .save import scan as scan_save
 
+if TYPE_CHECKING:  # lark is imported where Lark parses, not for a text the scans read alone
+    from lark.exceptions import UnexpectedInput
+
 FORMATS = ("iptables-list", "iptables-save", "nft", "nft-json")
 #: each text format's fast scan (None where the text is not its plain shape) and the Lark builder
 #: that reads the rest and says what is wrong
-_READERS: dict[str, tuple[Callable[[str], list[Any] | None], type[Transformer[Token, object]]]] = {
+_READERS: dict[str, tuple[Callable[[str], list[Any] | None], type]] = {
     "iptables-list": (scan_listing, ListBuilder), "iptables-save": (scan_save, SaveBuilder),
     "nft": (scan_nft, NftBuilder)}
 
@@ -119,16 +119,23 @@ def _read(text: str, fmt: str, path: str | None, lenient: bool) -> Ruleset:
 
 
 def _parse(text: str, fmt: str, path: str | None, lenient: bool) -> tuple[Table, ...]:
-    try:
-        if fmt == "nft-json":
-            from .nft_json import read_json
+    if fmt == "nft-json":
+        from .nft_json import read_json
 
-            return tuple(read_json(text))
-        scan, builder = _READERS[fmt]
-        scanned = None if lenient else scan(text)  # the scans stand in for the strict grammars
-        found: list[Any] = (scanned if scanned is not None
-                            else lalr_parser(fmt, builder, lenient).parse(text))  # type: ignore[assignment]
-        return group_tables(found) if fmt == "iptables-list" else tuple(found)
+        return tuple(read_json(text))
+    scan, builder = _READERS[fmt]
+    found = None if lenient else scan(text)  # the scans stand in for the strict grammars
+    if found is None:
+        found = _lark_parse(text, fmt, path, builder, lenient)
+    return group_tables(found) if fmt == "iptables-list" else tuple(found)
+
+
+def _lark_parse(text: str, fmt: str, path: str | None, builder: type, lenient: bool) -> list[Any]:
+    """What Lark reads where the scan does not: the lenient grammar, or a text it says is wrong."""
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        return lalr_parser(fmt, builder, lenient).parse(text)  # type: ignore[return-value]  # the builder's, not a tree
     except UnexpectedInput as err:
         raise _lark_error(err, text, path, fmt) from None
 
@@ -314,6 +321,8 @@ def normalise(text: str) -> str:
 
 
 def _lark_error(err: UnexpectedInput, text: str, path: str | None, fmt: str) -> ParseError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     line = getattr(err, "line", None) or text.count("\n")
     column = getattr(err, "column", None) or 1
     if isinstance(err, UnexpectedEOF) or line < 1:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
-from lark import Token, Transformer
+from typing import TYPE_CHECKING
 
 from ..errors import BadValue, ParseError
 from ..model import Chain, Hook, NftSet, Rule, SetElement, Table, Target
 from ..netfilter import nft_priority_value, nft_time_ms
 from .nft_statements import RuleReader, element_value, normal_key, tokens
+
+if TYPE_CHECKING:  # lark is imported only where Lark parses (parse.grammar) or tokens are made
+    from lark import Token
 
 _HANDLE = re.compile(r" # handle (\d+)$")
 _TABLE_OPEN = re.compile(r"table (?P<family>[a-z0-9]+) (?P<name>\S+) \{$")
@@ -27,13 +29,15 @@ _HOOK = re.compile(r"type (?P<type>\w+) hook (?P<hook>\w+)(?: device \"?(?P<devi
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"$')
 
 
-class NftBuilder(Transformer[Token, object]):
+class NftBuilder:
     """Builds Tables while Lark parses (stateless: one instance serves every input)."""
 
     def block(self, children: list[Token]) -> tuple[Token, Token | None]:
         return children[0], (children[1] if len(children) > 2 else None)
 
     def table(self, children: list[object]) -> Table:
+        from lark import Token  # its tokens are lark's, from Lark or from scan
+
         header = children[0]
         assert isinstance(header, Token)
         text, handle = _split_handle(header.rstrip("\n"))
@@ -75,6 +79,8 @@ def scan(text: str) -> list[Table] | None:
     or None where the text is not that simple shape, or is wrong: then Lark reads it (and says what
     is wrong). Where it returns tables, they are the ones the grammar and NftBuilder build: the same
     tokens are handed to NftBuilder.table."""
+    from lark import Token  # the tokens Lark would make (lark is imported for nft input only)
+
     tables: list[Table] = []
     pos, line, end = 0, 1, len(text)
     try:
@@ -104,6 +110,8 @@ def scan(text: str) -> list[Table] | None:
 def _table_item(text: str, pos: int, line: int, children: list[object]) -> tuple[int, int]:
     """Read the table's next blank lines, attribute or block into `children`: the position and
     line after it, or (-1, line) where none is there."""
+    from lark import Token
+
     if (gap := _INSIDE.match(text, pos)) is not None:
         return gap.end(), line + text.count("\n", pos, gap.end())
     if (attribute := _TABLE_ATTR.match(text, pos)) is not None:

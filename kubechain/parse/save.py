@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
-from lark import Token, Transformer
+from typing import TYPE_CHECKING
 
 from ..errors import BadValue, ParseError
 from ..model import Chain, Counters, Match, Negatable, Rule, Table, UnknownMatch
@@ -17,6 +16,9 @@ from .detect import table_name
 from .paste import skip_or_raise
 from .progress import reached
 from .save_options import Option, build_match, build_target, tokens
+
+if TYPE_CHECKING:  # lark is imported only where Lark parses (parse.grammar) or tokens are made
+    from lark import Token
 
 _LINE = re.compile(r"[^\n]+")
 _UNSUPPORTED = tuple(UNSUPPORTED_REVISION.split())
@@ -77,7 +79,7 @@ class _Chains:
         return Table(name or table_name(chains), chains, line)
 
 
-class SaveBuilder(Transformer[Token, object]):
+class SaveBuilder:
     """Builds Tables while Lark parses (stateless: one instance serves every input)."""
 
     def table(self, children: list[Token]) -> Table:
@@ -89,6 +91,8 @@ class SaveBuilder(Transformer[Token, object]):
         return chains.table(header.strip()[1:], header.line or 0)
 
     def start(self, children: list[object]) -> list[Table]:
+        from lark import Token  # Lark is parsing: it is imported
+
         loose = [c for c in children if isinstance(c, Token) and c.type != "NOTE"]
         tables = [c for c in children if isinstance(c, Table)]
         if loose:  # `iptables -S` output: no table header
