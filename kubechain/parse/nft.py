@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import BadValue, ParseError
 from ..model import Chain, Hook, NftSet, Rule, SetElement, Table, Target
@@ -29,6 +29,24 @@ _HOOK = re.compile(r"type (?P<type>\w+) hook (?P<hook>\w+)(?: device \"?(?P<devi
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"$')
 
 
+class ScanToken(str):
+    """What scan hands NftBuilder.table where Lark would hand a lark Token: the text, with its
+    terminal's name and its line (so a plain listing is read without importing lark)."""
+
+    type: str
+    line: int
+
+    def __new__(cls, kind: str, value: str, line: int) -> ScanToken:
+        token = super().__new__(cls, value)
+        token.type, token.line = kind, line
+        return token
+
+
+if TYPE_CHECKING:
+    #: a token of the table's text: lark's (the grammar read it) or scan's
+    Piece = Token | ScanToken
+
+
 class NftBuilder:
     """Builds Tables while Lark parses (stateless: one instance serves every input)."""
 
@@ -36,21 +54,18 @@ class NftBuilder:
         return children[0], (children[1] if len(children) > 2 else None)
 
     def table(self, children: list[object]) -> Table:
-        from lark import Token  # its tokens are lark's, from Lark or from scan
-
-        header = children[0]
-        assert isinstance(header, Token)
+        header = cast("Piece", children[0])
         text, handle = _split_handle(header.rstrip("\n"))
         m = _TABLE_OPEN.match(text)
         if m is None:
             raise _error(header.line or 0, 1, text, "a table header 'table FAMILY NAME {'")
         comment = None
-        objects: list[tuple[Token, Token | None]] = []
+        objects: list[tuple[Piece, Piece | None]] = []
         for child in children[1:-1]:
-            if isinstance(child, Token):  # a table attribute
+            if isinstance(child, str):  # a table attribute: a token (lark's or scan's); a block is a pair
                 attribute = child.strip()
                 if attribute.startswith("comment "):
-                    comment = _string(attribute[len("comment "):], child.line or 0, attribute)
+                    comment = _string(attribute[len("comment "):], cast("Piece", child).line or 0, attribute)
             else:
                 objects.append(child)  # type: ignore[arg-type]
         return _TableReader(m["family"], m["name"], header.line or 0).read(objects, comment, handle)
@@ -79,8 +94,6 @@ def scan(text: str) -> list[Table] | None:
     or None where the text is not that simple shape, or is wrong: then Lark reads it (and says what
     is wrong). Where it returns tables, they are the ones the grammar and NftBuilder build: the same
     tokens are handed to NftBuilder.table."""
-    from lark import Token  # the tokens Lark would make (lark is imported for nft input only)
-
     tables: list[Table] = []
     pos, line, end = 0, 1, len(text)
     try:
@@ -93,13 +106,13 @@ def scan(text: str) -> list[Table] | None:
             m = _TABLE_START.match(text, pos)
             if m is None:
                 return None
-            children: list[object] = [Token("TABLE_OPEN", m.group(), line=line)]
+            children: list[object] = [ScanToken("TABLE_OPEN", m.group(), line=line)]
             pos, line = m.end(), line + 1
             while (close := _TABLE_END.match(text, pos)) is None:
                 pos, line = _table_item(text, pos, line, children)
                 if pos < 0:
                     return None
-            children.append(Token("TABLE_CLOSE", close.group(), line=line))
+            children.append(ScanToken("TABLE_CLOSE", close.group(), line=line))
             pos, line = close.end(), line + 1
             tables.append(_BUILDER.table(children))
     except ParseError:
@@ -110,18 +123,16 @@ def scan(text: str) -> list[Table] | None:
 def _table_item(text: str, pos: int, line: int, children: list[object]) -> tuple[int, int]:
     """Read the table's next blank lines, attribute or block into `children`: the position and
     line after it, or (-1, line) where none is there."""
-    from lark import Token
-
     if (gap := _INSIDE.match(text, pos)) is not None:
         return gap.end(), line + text.count("\n", pos, gap.end())
     if (attribute := _TABLE_ATTR.match(text, pos)) is not None:
-        children.append(Token("TABLE_ATTR", attribute.group(), line=line))
+        children.append(ScanToken("TABLE_ATTR", attribute.group(), line=line))
         return attribute.end(), line + 1
     if (block := _BLOCK.match(text, pos)) is None:
         return -1, line
     body = block.group(2)
-    children.append((Token("OBJECT_OPEN", block.group(1), line=line),
-                     Token("BODY", body, line=line + 1) if body else None))
+    children.append((ScanToken("OBJECT_OPEN", block.group(1), line=line),
+                     ScanToken("BODY", body, line=line + 1) if body else None))
     return block.end(), line + 2 + body.count("\n")
 
 
@@ -134,7 +145,7 @@ class _TableReader:
         self.chains: dict[str, Chain] = {}
         self.reader = RuleReader(family, self.sets)  # sees the sets as they are read (printed first)
 
-    def read(self, objects: list[tuple[Token, Token | None]], comment: str | None, handle: int | None) -> Table:
+    def read(self, objects: list[tuple[Piece, Piece | None]], comment: str | None, handle: int | None) -> Table:
         for opening, body in objects:
             text, object_handle = _split_handle(opening.strip())
             m = _OBJECT_OPEN.match(text)
@@ -292,7 +303,7 @@ def _element(words: list[str], key_types: tuple[str, ...], kind: str, line: int,
     return SetElement(normal_key(tuple(key), key_types), value, comment, timeout, expires, line)
 
 
-def _body_lines(body: Token | None) -> list[tuple[int, str]]:
+def _body_lines(body: Piece | None) -> list[tuple[int, str]]:
     if body is None:
         return []
     start = body.line or 0

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from support.paths import ROOT, fixture
+from support.paths import FIXTURES, ROOT, fixture
 
 #: runs `kubechain ARGS…` in this interpreter, then prints which of HEAVY it imported
 RUN = """
@@ -38,10 +38,14 @@ def test_help_imports_only_click():
     assert imported("--help")[0] == set()
 
 
+DUMPS = {"-L": fixture("blog", "nft", "L-n-v-x"), "save": fixture("blog", "nft", "save-c"),
+         "nft": FIXTURES / "nft" / "blog.list.txt", "nft -j": FIXTURES / "nft" / "blog.json"}
+
+
 @pytest.mark.parametrize("output", ["json", "text", "wide"])
-@pytest.mark.parametrize("variant", ["L-n-v-x", "save-c"])
-def test_a_plain_dump_is_read_without_lark_or_numpy(output, variant):
-    loaded, printed = imported("analyze", "-o", output, str(fixture("blog", "nft", variant)))
+@pytest.mark.parametrize("dump", DUMPS)
+def test_a_plain_dump_is_read_without_lark_or_numpy(output, dump):
+    loaded, printed = imported("analyze", "-o", output, str(DUMPS[dump]))
     assert "10.128.60.10" in printed  # it did read the dump: an endpoint is in the report
     assert not loaded & {"lark", "numpy", "matplotlib", "distributed"}
 
